@@ -1,0 +1,36 @@
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { createLogger } from '@zapflow/logger';
+import { createQueue, createRedis, maintenanceQueue } from '@zapflow/queue-contracts';
+import { exitOnStartupError, onShutdown, startOpsServer } from '@zapflow/runtime';
+import { loadSchedulerConfig } from './config';
+import { registerSchedules } from './schedules';
+
+// The scheduler only enqueues; the worker runs what it schedules. Several copies are harmless.
+async function main() {
+  const config = loadSchedulerConfig();
+  const logger = createLogger({ service: 'scheduler', level: config.LOG_LEVEL, format: config.LOG_FORMAT, nodeEnv: config.NODE_ENV });
+  const connection = createRedis(config.REDIS_URL, 'worker');
+  connection.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
+  const queue = createQueue(maintenanceQueue, connection, config.QUEUE_PREFIX);
+  queue.on('error', (error) => logger.warn('queue error', { error: error.message }));
+
+  const schedules = await registerSchedules(queue, config);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'zapflow_scheduler_' });
+  const ops = await startOpsServer({
+    port: config.SCHEDULER_METRICS_PORT,
+    registry,
+    health: async () => {
+      const ok = await connection.ping().then(() => true, () => false);
+      return { ok, detail: { redis: ok } };
+    },
+  });
+  logger.info('scheduler running', { schedules, opsPort: ops.port });
+
+  onShutdown(logger, async () => {
+    await Promise.allSettled([queue.close(), ops.close()]);
+    connection.disconnect();
+  });
+}
+
+main().catch(exitOnStartupError(undefined, 'scheduler'));

@@ -1,0 +1,19 @@
+import {
+  adminPasswordInProduction,
+  DEVELOPMENT_APP_SECRET,
+  loadConfig,
+  productionSafety,
+  providerRequirements,
+  webhookApiEnv,
+} from '@zapflow/config';
+
+export type WebhookApiConfig = ReturnType<typeof loadWebhookApiConfig>;
+
+export function loadWebhookApiConfig(env: NodeJS.ProcessEnv = process.env) {
+  const config = loadConfig(webhookApiEnv, env, [providerRequirements, productionSafety, adminPasswordInProduction]);
+  return {
+    ...config,
+    // Outside production a well-known secret stands in, so `npm run chat` can sign its webhooks.
+    appSecret: config.WHATSAPP_APP_SECRET ?? (config.NODE_ENV === 'production' ? undefined : DEVELOPMENT_APP_SECRET),
+  };
+}

@@ -1,0 +1,97 @@
+import type { Logger } from '@zapflow/logger';
+import { errorFields } from '@zapflow/logger';
+import { recordInboxEvents, type Db, type NewInboxEvent } from '@zapflow/db';
+import type { InboxJob, Producer, inboxQueue } from '@zapflow/queue-contracts';
+import { extractEvents } from '@zapflow/whatsapp';
+import type { ApiMetrics } from './metrics';
+
+export interface IngestDeps {
+  db: Db;
+  inbox: Producer<typeof inboxQueue.schema>;
+  metrics: ApiMetrics;
+  logger: Logger;
+  /** Business numbers this deployment answers for; empty means all. */
+  phoneNumberIds: string[];
+}
+
+export interface IngestOutcome {
+  received: number;
+  new: number;
+  duplicates: number;
+  ignored: number;
+  unrecognized: number;
+}
+
+/**
+ * The webhook's work once the signature and JSON are known good: record every message and status
+ * in the durable inbox (the commit point: after this, nothing is lost), then queue the new ones.
+ * A failure to queue is not a failure to accept: the row is there and the sweeper will queue it.
+ */
+export async function ingestCloudNotification(deps: IngestDeps, body: unknown): Promise<IngestOutcome> {
+  const { messages, statuses, unrecognized } = extractEvents(body);
+  const allowed = (phoneNumberId: string) =>
+    deps.phoneNumberIds.length === 0 || deps.phoneNumberIds.includes(phoneNumberId);
+
+  const events: NewInboxEvent[] = [];
+  let ignored = 0;
+  for (const m of messages) {
+    if (!allowed(m.phoneNumberId)) {
+      ignored++;
+      continue;
+    }
+    events.push({ provider: 'cloud', kind: 'message', channelKey: m.phoneNumberId, dedupeKey: m.wamid, payload: m });
+  }
+  for (const s of statuses) {
+    if (!allowed(s.phoneNumberId)) {
+      ignored++;
+      continue;
+    }
+    // One row per (message, status): Meta repeats a status, and a message gets several.
+    events.push({
+      provider: 'cloud',
+      kind: 'status',
+      channelKey: s.phoneNumberId,
+      dedupeKey: `${s.wamid}|${s.status}`,
+      payload: s,
+    });
+  }
+  if (unrecognized.length) {
+    deps.metrics.webhookUnrecognized.inc({ provider: 'cloud' }, unrecognized.length);
+    deps.logger.warn('webhook content not understood; answered 200 so Meta does not retry it', {
+      reasons: unrecognized.slice(0, 5).map((u) => u.reason),
+      count: unrecognized.length,
+    });
+  }
+  if (ignored) {
+    deps.logger.info('webhook events for business numbers outside WHATSAPP_PHONE_NUMBER_IDS ignored', { ignored });
+  }
+
+  const recorded = await recordInboxEvents(deps.db, events);
+  for (const kind of ['message', 'status'] as const) {
+    const total = events.filter((e) => e.kind === kind).length;
+    const fresh = recorded.filter((r) => r.kind === kind).length;
+    if (fresh) deps.metrics.webhookEvents.inc({ provider: 'cloud', kind, outcome: 'new' }, fresh);
+    if (total - fresh) deps.metrics.webhookEvents.inc({ provider: 'cloud', kind, outcome: 'duplicate' }, total - fresh);
+  }
+
+  const jobs: InboxJob[] = recorded.map((r) => ({ inboxEventId: r.id, kind: r.kind }));
+  try {
+    await deps.inbox.addBulk(jobs);
+  } catch (error) {
+    deps.metrics.enqueueFailures.inc(jobs.length);
+    deps.logger.warn('inbox events stored but not queued; the sweeper will queue them', {
+      inboxEventIds: jobs.map((j) => j.inboxEventId),
+      ...errorFields(error),
+    });
+  }
+  for (const r of recorded) {
+    deps.logger.debug('inbox event recorded', { inboxEventId: r.id, kind: r.kind, providerId: r.dedupeKey });
+  }
+  return {
+    received: events.length + ignored,
+    new: recorded.length,
+    duplicates: events.length - recorded.length,
+    ignored,
+    unrecognized: unrecognized.length,
+  };
+}

@@ -1,0 +1,242 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { Worker, type Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { createDb, recordInboxEvents, type Db } from '@zapflow/db';
+import { Idempotency } from '@zapflow/idempotency';
+import { createLogger } from '@zapflow/logger';
+import { createQueue, createRedis, inboxQueue, Producer, SEND_BACKOFF, sendQueue } from '@zapflow/queue-contracts';
+import {
+  createTestDatabase,
+  deleteKeys,
+  GraphStandIn,
+  TEST_REDIS_URL,
+  uniquePrefix,
+  waitFor,
+  type TestDatabase,
+} from '@zapflow/testkit';
+import { CloudApiClient, extractEvents, SendError, webhookFixtures as fx } from '@zapflow/whatsapp';
+import { LocalEngine } from './conversation/local-engine';
+import { handleInboundMessage, type InboundDeps } from './inbound.service';
+import { sendProcessor, sendRetryDelay } from './processors/send.processor';
+import { sendOutbound } from './send.service';
+import { handleStatus, StatusTargetNotFound } from './status.service';
+import { sweep } from './sweep.service';
+
+const prefix = uniquePrefix('worker');
+const logger = createLogger({ service: 'worker-test', level: 'error' });
+let database: TestDatabase;
+let db: Db;
+let redis: Redis;
+let sendQ: Queue;
+let inboxQ: Queue;
+let deps: InboundDeps;
+let graph: GraphStandIn;
+let sender: CloudApiClient;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb({ url: database.url });
+  redis = createRedis(TEST_REDIS_URL, 'worker');
+  sendQ = createQueue(sendQueue, redis, prefix);
+  inboxQ = createQueue(inboxQueue, redis, prefix);
+  deps = {
+    db,
+    idempotency: new Idempotency(redis, { prefix, doneTtlS: 60, inProgressTtlMs: 5000 }),
+    engine: new LocalEngine(),
+    send: new Producer(sendQueue, sendQ),
+    logger,
+  };
+  graph = await new GraphStandIn('token').start();
+  sender = new CloudApiClient({ baseUrl: graph.url, apiVersion: 'v21.0', accessToken: 'token', timeoutMs: 2000 });
+});
+afterAll(async () => {
+  await sender.close();
+  await graph.stop();
+  await Promise.all([sendQ.close(), inboxQ.close()]);
+  redis.disconnect();
+  await db.$disconnect();
+  await database.drop();
+  await deleteKeys(prefix);
+});
+beforeEach(async () => {
+  await sendQ.drain(true);
+});
+
+let seq = 0;
+/** What the webhook does: extract a delivery's messages and record them in the inbox. */
+async function receive(body: string, from = `55119${String(++seq).padStart(8, '0')}`) {
+  const payload = fx.messagesNotification({ profileName: 'Maria Silva', messages: [fx.textMessage({ from, body })] });
+  const [message] = extractEvents(payload).messages;
+  const [row] = await recordInboxEvents(db, [
+    { provider: 'cloud', kind: 'message', channelKey: message!.phoneNumberId, dedupeKey: message!.wamid, payload: message },
+  ]);
+  return { inboxEventId: row!.id, from, wamid: message!.wamid };
+}
+
+describe('answering an inbound message', () => {
+  it('stores the message, answers it with one turn and queues the reply', async () => {
+    const { inboxEventId, from } = await receive('oi');
+    const outcome = await handleInboundMessage(deps, inboxEventId);
+    expect(outcome?.outcome).toBe('answered');
+    const reply = await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! }, include: { turn: true } });
+    expect(reply).toMatchObject({ direction: 'outbound', status: 'queued', body: expect.stringMatching(/^Olá, Maria!/) });
+    expect(reply.turn).toMatchObject({ status: 'done', engine: 'local', seq: 1 });
+    expect((await sendQ.getJob(`send-${reply.id}`))?.data).toEqual({ messageId: reply.id });
+    const contact = await db.contact.findUniqueOrThrow({ where: { waId: from } });
+    expect(contact.profileName).toBe('Maria Silva');
+    expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: inboxEventId } })).processedAt).not.toBeNull();
+  });
+
+  it('does nothing the second time the same event is handled', async () => {
+    const { inboxEventId } = await receive('oi de novo');
+    await handleInboundMessage(deps, inboxEventId);
+    await sendQ.drain(true);
+    expect(await handleInboundMessage(deps, inboxEventId)).toBeNull();
+    expect(await sendQ.count()).toBe(0);
+  });
+
+  it('resumes after a crash between storing the reply and queueing it: same reply, no new turn', async () => {
+    const { inboxEventId } = await receive('tudo bem?');
+    const first = await handleInboundMessage(deps, inboxEventId);
+    // The crash: Redis forgot the job and the claim, and the inbox row was never marked done.
+    await sendQ.drain(true);
+    await redis.del(deps.idempotency.key(`inbox-${inboxEventId}`));
+    await db.inboxEvent.update({ where: { id: inboxEventId }, data: { processedAt: null } });
+    const second = await handleInboundMessage(deps, inboxEventId);
+    expect(second).toMatchObject({ outcome: 'already_answered', replyIds: first!.replyIds });
+    expect(await db.turn.count({ where: { conversationId: first!.conversationId } })).toBe(1);
+    expect(await sendQ.getJob(`send-${first!.replyIds[0]}`)).toBeDefined();
+  });
+
+  it('keeps a second worker off an event that is being handled', async () => {
+    const { inboxEventId } = await receive('oi');
+    const claim = await deps.idempotency.claim(`inbox-${inboxEventId}`);
+    expect(claim.state).toBe('claimed');
+    await expect(handleInboundMessage(deps, inboxEventId)).rejects.toThrow(/being handled elsewhere/);
+  });
+
+  it('stays silent while the conversation is with a human, but stores the message', async () => {
+    const first = await receive('oi');
+    const answered = await handleInboundMessage(deps, first.inboxEventId);
+    await db.conversation.update({ where: { id: answered!.conversationId }, data: { state: 'human' } });
+    const second = await receive('alguém aí?', first.from);
+    const outcome = await handleInboundMessage(deps, second.inboxEventId);
+    expect(outcome).toMatchObject({ outcome: 'not_for_bot', replyIds: [] });
+    expect(await db.message.count({ where: { conversationId: answered!.conversationId, direction: 'inbound' } })).toBe(2);
+  });
+});
+
+describe('sending through the Cloud API', () => {
+  async function queuedReply() {
+    const { inboxEventId, from } = await receive('oi');
+    const outcome = await handleInboundMessage(deps, inboxEventId);
+    return { id: outcome!.replyIds[0]!, from };
+  }
+
+  it('posts the reply from the business number that received the message and stores the wamid', async () => {
+    const reply = await queuedReply();
+    const result = await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false });
+    const accepted = graph.accepted.find((a) => a.body.to === reply.from)!;
+    expect(accepted.phoneNumberId).toBe(fx.DEFAULT_PHONE_NUMBER_ID);
+    expect(accepted.apiVersion).toBe('v21.0');
+    expect(accepted.body).toMatchObject({ messaging_product: 'whatsapp', type: 'text', text: { body: expect.stringMatching(/^Olá/) } });
+    expect(graph.requests.at(-1)?.authorization).toBe('Bearer token');
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'sent',
+      providerMessageId: result!.providerMessageId,
+      sendAttempts: 1,
+    });
+  });
+
+  it('never sends a message twice', async () => {
+    const reply = await queuedReply();
+    await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false });
+    expect(await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })).toBeNull();
+    expect(graph.textsTo(reply.from)).toHaveLength(1);
+  });
+
+  it('puts a message back to queued with the error when a retryable failure happens', async () => {
+    const reply = await queuedReply();
+    graph.next({ kind: 'fail', status: 503, body: { error: { message: 'Service unavailable', code: 131016 } } });
+    const error = await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SendError);
+    expect((error as SendError).retryable).toBe(true);
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({ status: 'queued', errorCode: '131016' });
+  });
+
+  it('fails at once, with the reason, on an error that retrying cannot fix', async () => {
+    const reply = await queuedReply();
+    graph.next({ kind: 'fail', status: 400, body: { error: { message: '(#100) Invalid parameter', code: 100, error_data: { details: 'to is invalid' } } } });
+    await expect(sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })).rejects.toThrow(/100/);
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'failed',
+      errorCode: '100',
+      errorMessage: '(#100) Invalid parameter: to is invalid',
+    });
+  });
+
+  it('retries through the queue with backoff until the provider recovers, then sends once', async () => {
+    const reply = await queuedReply();
+    graph.next({ kind: 'fail', status: 500 }, { kind: 'fail', status: 429, body: { error: { message: 'throughput', code: 130429 } } });
+    const worker = new Worker(sendQueue.name, sendProcessor({ db, sender, logger }), {
+      connection: redis,
+      prefix,
+      settings: { backoffStrategy: (attemptsMade, type) => (type === SEND_BACKOFF ? sendRetryDelay([50, 100, 200], attemptsMade) : 0) },
+    });
+    try {
+      await new Producer(sendQueue, sendQ, { attempts: 4 }).add({ messageId: reply.id });
+      const row = await waitFor('the reply to be sent', async () => {
+        const m = await db.message.findUniqueOrThrow({ where: { id: reply.id } });
+        return m.status === 'sent' ? m : null;
+      });
+      expect(row.sendAttempts).toBe(3);
+      expect(graph.textsTo(reply.from)).toHaveLength(1);
+    } finally {
+      await worker.close();
+    }
+  });
+
+  it('adds jitter around each step of the retry schedule', () => {
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 1, () => 0)).toBe(48_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 2, () => 1)).toBe(144_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 3, () => 0.5)).toBe(240_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 9, () => 0.5)).toBe(240_000);
+  });
+});
+
+describe('delivery statuses', () => {
+  it('applies a status to the message it names, and waits (retries) for one it does not know yet', async () => {
+    const { inboxEventId } = await receive('oi');
+    const outcome = await handleInboundMessage(deps, inboxEventId);
+    const sent = await sendOutbound({ db, sender, logger }, outcome!.replyIds[0]!, { isLastAttempt: false });
+    const record = async (wamid: string, status: string) => {
+      const [s] = extractEvents(fx.statusNotification({ wamid, status, recipientId: '5511900000000' } as never)).statuses;
+      const [row] = await recordInboxEvents(db, [{ provider: 'cloud', kind: 'status', channelKey: s!.phoneNumberId, dedupeKey: `${wamid}|${status}`, payload: s }]);
+      return row!.id;
+    };
+    await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'read'));
+    await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'delivered'));
+    expect(await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! } })).toMatchObject({ status: 'read' });
+    await expect(handleStatus({ db, logger }, await record('wamid.not-ours', 'delivered'))).rejects.toThrow(StatusTargetNotFound);
+  });
+});
+
+describe('the sweeper', () => {
+  it('queues an inbox event that was recorded but never queued, once the grace period has passed', async () => {
+    const { inboxEventId } = await receive('perdida');
+    await db.inboxEvent.update({ where: { id: inboxEventId }, data: { receivedAt: new Date(Date.now() - 120_000) } });
+    const inbox = new Producer(inboxQueue, inboxQ);
+    const result = await sweep({ db, inbox, send: deps.send, logger }, { afterMs: 60_000 });
+    expect(result.inboxRequeued).toBeGreaterThanOrEqual(1);
+    expect(await inboxQ.getJob(`inbox-${inboxEventId}`)).toBeDefined();
+    // A second sweep within the grace period queues nothing more.
+    const again = await sweep({ db, inbox, send: deps.send, logger }, { afterMs: 60_000 });
+    expect(again.inboxExamined).toBe(0);
+  });
+
+  it('leaves recent events alone', async () => {
+    const { inboxEventId } = await receive('recente');
+    await sweep({ db, inbox: new Producer(inboxQueue, inboxQ), send: deps.send, logger }, { afterMs: 60_000 });
+    expect(await inboxQ.getJob(`inbox-${inboxEventId}`)).toBeUndefined();
+  });
+});

@@ -1,0 +1,52 @@
+import { UnrecoverableError } from 'bullmq';
+import { claimForSending, getOutboundForSend, markSendFailed, markSendRetrying, markSent, type Db } from '@zapflow/db';
+import type { Logger } from '@zapflow/logger';
+import { SendError, type WhatsAppSender } from '@zapflow/whatsapp';
+
+export interface SendDeps {
+  db: Db;
+  sender: WhatsAppSender;
+  logger: Logger;
+}
+
+/**
+ * Sends one outbound message and records the provider's id. A message already past `sending` is
+ * never sent again. Retryable failures are thrown for the queue's backoff (the message goes back
+ * to `queued` with the error); the rest, and the last retry, mark it `failed` with the reason.
+ */
+export async function sendOutbound(
+  deps: SendDeps,
+  messageId: string,
+  { isLastAttempt }: { isLastAttempt: boolean },
+): Promise<{ providerMessageId: string } | null> {
+  const message = await getOutboundForSend(deps.db, messageId);
+  if (!message) throw new UnrecoverableError(`outbound message ${messageId} does not exist`);
+  const log = deps.logger.child({ messageId, conversationId: message.conversationId });
+  if (!(await claimForSending(deps.db, messageId))) {
+    log.info('message already sent or failed; nothing to do', { status: message.status });
+    return null;
+  }
+  try {
+    const { providerMessageId } = await deps.sender.send({
+      channelExternalId: message.channel.externalId,
+      to: message.conversation.contact.waId,
+      type: 'text',
+      body: message.body ?? '',
+    });
+    await markSent(deps.db, messageId, providerMessageId);
+    log.info('message sent', { providerMessageId, provider: deps.sender.provider });
+    return { providerMessageId };
+  } catch (error) {
+    const failure =
+      error instanceof SendError ? error : new SendError((error as Error).message ?? String(error), 'internal', true);
+    const reason = { code: failure.code, message: failure.message };
+    if (failure.retryable && !isLastAttempt) {
+      await markSendRetrying(deps.db, messageId, reason);
+      log.warn('send failed; will retry', reason);
+      throw failure;
+    }
+    await markSendFailed(deps.db, messageId, reason);
+    log.error('send failed for good', { ...reason, retryable: failure.retryable });
+    throw new UnrecoverableError(`send of ${messageId} failed: ${failure.code} ${failure.message}`);
+  }
+}

@@ -1,0 +1,66 @@
+import type { Queue } from 'bullmq';
+import { claimStaleInboxEvents, findStaleOutbound, type Db } from '@zapflow/db';
+import type { Logger } from '@zapflow/logger';
+import { inboxQueue, sendQueue, type Producer } from '@zapflow/queue-contracts';
+
+export interface SweepDeps {
+  db: Db;
+  inbox: Producer<typeof inboxQueue.schema>;
+  send: Producer<typeof sendQueue.schema>;
+  logger: Logger;
+}
+
+export interface SweepOptions {
+  /** Grace period: only rows older than this are considered stuck (`INBOX_SWEEP_AFTER_MS`). */
+  afterMs: number;
+  batch?: number;
+  /** After this many sweeps an inbox event is left alone (a poison event must not loop forever). */
+  maxSweeps?: number;
+}
+
+/**
+ * The durability backstop. PostgreSQL is the commit point, so anything recorded but not finished
+ * (an inbox event whose job was never queued because Redis was down, lost in a Redis flush, or
+ * failed for good; an outbound message left `queued`) is queued again here. Job ids come from the
+ * rows, so a sweep that races the normal path queues nothing twice.
+ */
+export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps = 5 }: SweepOptions) {
+  const staleInbox = await claimStaleInboxEvents(deps.db, { olderThanMs: afterMs, limit: batch, maxSweeps });
+  let inboxRequeued = 0;
+  for (const event of staleInbox) {
+    const data = { inboxEventId: event.id, kind: event.kind };
+    if (await requeue(deps.inbox.queue, inboxQueue.jobId(data))) {
+      await deps.inbox.add(data);
+      inboxRequeued++;
+    }
+  }
+  const staleOutbound = await findStaleOutbound(deps.db, { olderThanMs: afterMs, limit: batch });
+  let outboundRequeued = 0;
+  for (const message of staleOutbound) {
+    const data = { messageId: message.id };
+    if (await requeue(deps.send.queue, sendQueue.jobId(data))) {
+      await deps.send.add(data);
+      outboundRequeued++;
+    }
+  }
+  if (inboxRequeued || outboundRequeued) {
+    deps.logger.warn('sweeper queued stuck work again', { inboxRequeued, outboundRequeued });
+  }
+  return { inboxRequeued, outboundRequeued, inboxExamined: staleInbox.length, outboundExamined: staleOutbound.length };
+}
+
+/**
+ * Whether the job must be added again: it is missing (never queued, or lost with Redis), or it
+ * ended without finishing the row's work (failed, or completed yet the row is still open). A job
+ * that is waiting, delayed or running is left alone.
+ */
+async function requeue(queue: Queue, jobId: string): Promise<boolean> {
+  const job = await queue.getJob(jobId);
+  if (!job) return true;
+  const state = await job.getState();
+  if (state === 'failed' || state === 'completed') {
+    await job.remove();
+    return true;
+  }
+  return state === 'unknown';
+}

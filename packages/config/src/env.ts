@@ -1,0 +1,92 @@
+import { z } from 'zod';
+
+// Environment variables as CONTRACT.md lists them. Each deployable builds its schema from the
+// groups it needs, so a worker never demands the webhook's secrets and vice versa.
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+const optionalString = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+const commaList = z
+  .string()
+  .optional()
+  .transform((v) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
+
+export const baseEnv = {
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/zapflow'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only (it starts every Redis key)')
+    .default('zapflow'),
+  LOG_LEVEL: z.enum(['error', 'warn', 'info', 'http', 'verbose', 'debug', 'silly']).default('info'),
+  LOG_FORMAT: z.enum(['pretty', 'json']).optional(),
+};
+
+export const whatsappEnv = {
+  WHATSAPP_PROVIDER: z.enum(['cloud', 'evolution', 'sandbox']).default('sandbox'),
+  WHATSAPP_APP_SECRET: optionalString,
+  WHATSAPP_VERIFY_TOKEN: optionalString,
+  WHATSAPP_ACCESS_TOKEN: optionalString,
+  WHATSAPP_PHONE_NUMBER_IDS: commaList,
+  WHATSAPP_API_BASE_URL: z.string().url().default('https://graph.facebook.com'),
+  WHATSAPP_API_VERSION: z
+    .string()
+    .regex(/^v\d+\.\d+$/, 'a Graph API version such as v21.0')
+    .default('v21.0'),
+  WHATSAPP_TIMEOUT_MS: positiveInt(15_000),
+  EVOLUTION_API_URL: optionalString,
+  EVOLUTION_API_KEY: optionalString,
+  EVOLUTION_INSTANCE: optionalString,
+};
+
+export const webhookApiEnv = {
+  ...baseEnv,
+  ...whatsappEnv,
+  PORT: port(3000),
+  ADMIN_USER: z.string().min(1).default('admin'),
+  ADMIN_PASSWORD: optionalString,
+  /** Meta sends notifications of up to 3 MB; a little headroom for the envelope. */
+  WEBHOOK_BODY_LIMIT_BYTES: positiveInt(3 * 1024 * 1024 + 64 * 1024),
+};
+
+export const workerEnv = {
+  ...baseEnv,
+  ...whatsappEnv,
+  WORKER_METRICS_PORT: port(9464),
+  WORKER_CONCURRENCY: positiveInt(50),
+  IDEMPOTENCY_TTL_S: positiveInt(86_400),
+  /** How long a job's lock lives without renewal; a crashed worker's jobs are retried after it. */
+  WORKER_LOCK_MS: positiveInt(30_000),
+  SEND_RETRY_DELAYS_MS: z
+    .string()
+    .default('60000,120000,240000')
+    .transform((v, ctx) => {
+      const delays = v.split(',').map((s) => Number(s.trim()));
+      if (delays.some((d) => !Number.isInteger(d) || d < 0)) {
+        ctx.addIssue({ code: 'custom', message: 'a comma list of non-negative milliseconds, e.g. 60000,120000,240000' });
+        return z.NEVER;
+      }
+      return delays;
+    }),
+  INBOX_SWEEP_AFTER_MS: positiveInt(60_000),
+};
+
+export const schedulerEnv = {
+  ...baseEnv,
+  SCHEDULER_METRICS_PORT: port(9465),
+  INBOX_SWEEP_AFTER_MS: positiveInt(60_000),
+  /** How often the sweeper runs; by default four times per grace period. */
+  INBOX_SWEEP_EVERY_MS: z.coerce.number().int().positive().optional(),
+};
+
+/** The secret development uses when none is set, so `npm run chat` can sign webhooks. */
+export const DEVELOPMENT_APP_SECRET = 'zapflow-development-app-secret';

@@ -1,0 +1,77 @@
+import type { Db } from './client';
+
+export type InboxKind = 'message' | 'status';
+
+export interface NewInboxEvent {
+  provider: string;
+  kind: InboxKind;
+  channelKey: string;
+  dedupeKey: string;
+  payload: unknown;
+}
+
+export interface RecordedInboxEvent {
+  id: string;
+  kind: InboxKind;
+  dedupeKey: string;
+}
+
+/**
+ * Writes a batch of inbox events in one statement and returns only the rows that are new:
+ * a duplicate delivery from Meta (same provider, channel and dedupe key) returns nothing and is
+ * therefore never queued twice. This insert is the webhook's commit point.
+ */
+export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promise<RecordedInboxEvent[]> {
+  if (events.length === 0) return [];
+  return db.$queryRawUnsafe<RecordedInboxEvent[]>(
+    `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload)
+     SELECT p, k, c, d, j::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(p, k, c, d, j)
+     ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING
+     RETURNING id, kind, dedupe_key AS "dedupeKey"`,
+    events.map((e) => e.provider),
+    events.map((e) => e.kind),
+    events.map((e) => e.channelKey),
+    events.map((e) => e.dedupeKey),
+    events.map((e) => JSON.stringify(e.payload)),
+  );
+}
+
+export function getInboxEvent(db: Db, id: string) {
+  return db.inboxEvent.findUnique({ where: { id } });
+}
+
+export async function markInboxProcessed(db: Pick<Db, 'inboxEvent'>, id: string): Promise<void> {
+  await db.inboxEvent.updateMany({ where: { id, processedAt: null }, data: { processedAt: new Date() } });
+}
+
+export interface StaleInboxEvent {
+  id: string;
+  kind: InboxKind;
+}
+
+/**
+ * Claims up to `limit` inbox events recorded more than `olderThanMs` ago and still unprocessed,
+ * bumping their sweep count so that a poison event stops being re-queued after `maxSweeps`.
+ * `SKIP LOCKED` lets several sweepers run at once without handing out the same rows.
+ */
+export async function claimStaleInboxEvents(
+  db: Db,
+  { olderThanMs, limit, maxSweeps }: { olderThanMs: number; limit: number; maxSweeps: number },
+): Promise<StaleInboxEvent[]> {
+  return db.$queryRawUnsafe<StaleInboxEvent[]>(
+    `UPDATE inbox_events SET sweep_count = sweep_count + 1, last_swept_at = now()
+     WHERE id IN (
+       SELECT id FROM inbox_events
+       WHERE processed_at IS NULL
+         AND received_at < now() - make_interval(secs => $1::double precision / 1000)
+         AND (last_swept_at IS NULL OR last_swept_at < now() - make_interval(secs => $1::double precision / 1000))
+         AND sweep_count < $3
+       ORDER BY received_at
+       LIMIT $2
+       FOR UPDATE SKIP LOCKED)
+     RETURNING id, kind`,
+    olderThanMs,
+    limit,
+    maxSweeps,
+  );
+}

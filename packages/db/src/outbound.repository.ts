@@ -1,0 +1,110 @@
+import type { Db } from './client';
+
+/** What a sender needs to deliver one outbound message. */
+export async function getOutboundForSend(db: Db, id: string) {
+  return db.message.findUnique({
+    where: { id },
+    include: { channel: true, conversation: { include: { contact: true } } },
+  });
+}
+
+/**
+ * Marks an outbound message as being sent and counts the attempt. Only a message still waiting
+ * (`queued`, or `sending` left by a crash mid-request) can be claimed; anything further along was
+ * already sent and must not be sent again.
+ */
+export async function claimForSending(db: Db, id: string): Promise<boolean> {
+  const { count } = await db.message.updateMany({
+    where: { id, direction: 'outbound', status: { in: ['queued', 'sending'] } },
+    data: { status: 'sending', sendAttempts: { increment: 1 } },
+  });
+  return count === 1;
+}
+
+export async function markSent(db: Db, id: string, providerMessageId: string): Promise<void> {
+  // A status webhook can never arrive before we know the wamid, so `sending` is the only state here.
+  await db.message.updateMany({
+    where: { id, status: 'sending' },
+    data: { status: 'sent', providerMessageId, sentAt: new Date(), errorCode: null, errorMessage: null },
+  });
+}
+
+/** Puts a message back to `queued` with the error that made this attempt fail (it will be retried). */
+export async function markSendRetrying(db: Db, id: string, error: { code: string; message: string }): Promise<void> {
+  await db.message.updateMany({
+    where: { id, status: 'sending' },
+    data: { status: 'queued', errorCode: error.code, errorMessage: error.message },
+  });
+}
+
+export async function markSendFailed(db: Db, id: string, error: { code: string; message: string }): Promise<void> {
+  await db.message.updateMany({
+    where: { id, status: { in: ['queued', 'sending'] } },
+    data: { status: 'failed', failedAt: new Date(), errorCode: error.code, errorMessage: error.message },
+  });
+}
+
+export const DELIVERY_STATUSES = ['sent', 'delivered', 'read', 'played', 'failed'] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
+
+/** Order of progress; a status only ever moves a message forward along it. */
+const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, played: 5 };
+
+/**
+ * Applies a delivery status from the provider to the outbound message with that wamid. The status
+ * moves forward only (`read` then a late `delivered` stays `read`, though `delivered_at` is still
+ * recorded); `failed` applies only to a message not yet delivered. Returns false when no outbound
+ * message has that wamid (yet).
+ */
+export async function applyDeliveryStatus(
+  db: Db,
+  {
+    channelId,
+    providerMessageId,
+    status,
+    at,
+    error,
+  }: {
+    channelId: string;
+    providerMessageId: string;
+    status: DeliveryStatus;
+    at: Date;
+    error?: { code: string; message: string } | undefined;
+  },
+): Promise<boolean> {
+  const message = await db.message.findUnique({
+    where: { channelId_providerMessageId: { channelId, providerMessageId } },
+    select: { id: true, status: true, direction: true, sentAt: true, deliveredAt: true, readAt: true, failedAt: true },
+  });
+  if (!message || message.direction !== 'outbound') return false;
+  const current = RANK[message.status] ?? -1;
+  // Keep the first time each status was seen: Meta may repeat a notification.
+  const column = ({ sent: 'sentAt', delivered: 'deliveredAt', read: 'readAt', played: 'readAt', failed: 'failedAt' } as const)[
+    status
+  ];
+  const moveForward =
+    status === 'failed' ? current < (RANK.delivered ?? 3) : current < (RANK[status] ?? 0) && message.status !== 'failed';
+  await db.message.update({
+    where: { id: message.id },
+    data: {
+      ...(message[column] === null ? { [column]: at } : {}),
+      ...(moveForward ? { status } : {}),
+      ...(status === 'failed' && error ? { errorCode: error.code, errorMessage: error.message } : {}),
+    },
+  });
+  return true;
+}
+
+/** Outbound messages left `queued` (or `sending`) for longer than `olderThanMs`: the outbox backstop. */
+export function findStaleOutbound(db: Db, { olderThanMs, limit }: { olderThanMs: number; limit: number }) {
+  return db.message.findMany({
+    where: {
+      direction: 'outbound',
+      status: { in: ['queued', 'sending'] },
+      updatedAt: { lt: new Date(Date.now() - olderThanMs) },
+    },
+    select: { id: true },
+    orderBy: { createdAt: 'asc' },
+    take: limit,
+  });
+}

@@ -1,0 +1,197 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { Client } from 'pg';
+import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
+import { createDb, type Db } from './client';
+import { claimStaleInboxEvents, markInboxProcessed, recordInboxEvents } from './inbox.repository';
+import { storeInboundMessage } from './conversation.repository';
+import { commitTurn, repliesTo } from './turn.repository';
+import { applyDeliveryStatus, claimForSending, markSent } from './outbound.repository';
+import { migrate } from './migrate';
+
+let database: TestDatabase;
+let db: Db;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb({ url: database.url, poolSize: 20 });
+});
+afterAll(async () => {
+  await db.$disconnect();
+  await database.drop();
+});
+
+const inbound = (overrides: Partial<Parameters<typeof storeInboundMessage>[1]> = {}) => ({
+  provider: 'cloud',
+  channelExternalId: '106540352242922',
+  waId: '5511999990001',
+  profileName: 'Ana',
+  providerMessageId: `wamid.${randomUUID()}`,
+  type: 'text',
+  body: 'oi',
+  payload: { text: { body: 'oi' } },
+  waTimestamp: new Date(),
+  ...overrides,
+});
+
+const turnResult = { engine: 'local', replies: [{ type: 'text' as const, body: 'Olá!' }], latencyMs: 3 };
+
+describe('migrations', () => {
+  it('re-running db:migrate on a migrated database applies nothing', async () => {
+    expect(await migrate(database.url)).toEqual({ createdDatabase: false, applied: [] });
+  });
+
+  it('creates the database when it is missing, then migrates it', async () => {
+    const url = new URL(database.url);
+    url.pathname = `/${database.name}_fresh`;
+    try {
+      const result = await migrate(url.toString());
+      expect(result.createdDatabase).toBe(true);
+      expect(result.applied.length).toBeGreaterThan(0);
+    } finally {
+      const admin = new Client({ connectionString: database.url });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${database.name}_fresh" WITH (FORCE)`);
+      await admin.end();
+    }
+  });
+});
+
+describe('inbox', () => {
+  it('returns only new events, so a duplicate delivery is never queued twice', async () => {
+    const event = { provider: 'cloud', kind: 'message' as const, channelKey: 'pn-1', dedupeKey: `wamid.${randomUUID()}`, payload: { a: 1 } };
+    const first = await recordInboxEvents(db, [event]);
+    const again = await recordInboxEvents(db, [event, { ...event, dedupeKey: `wamid.${randomUUID()}` }]);
+    expect(first).toHaveLength(1);
+    expect(again).toHaveLength(1);
+    expect(again[0]!.dedupeKey).not.toBe(event.dedupeKey);
+  });
+
+  it('lets exactly one of 50 concurrent recordings of one message win', async () => {
+    const event = { provider: 'cloud', kind: 'message' as const, channelKey: 'pn-1', dedupeKey: `wamid.${randomUUID()}`, payload: {} };
+    const results = await Promise.all(Array.from({ length: 50 }, () => recordInboxEvents(db, [event])));
+    expect(results.flat()).toHaveLength(1);
+  });
+
+  it('stores the payload as JSON, including unicode', async () => {
+    const [row] = await recordInboxEvents(db, [
+      { provider: 'cloud', kind: 'message', channelKey: 'pn-1', dedupeKey: `wamid.${randomUUID()}`, payload: { text: 'olá 🚗 "aspas"' } },
+    ]);
+    const stored = await db.inboxEvent.findUniqueOrThrow({ where: { id: row!.id } });
+    expect(stored.payload).toEqual({ text: 'olá 🚗 "aspas"' });
+  });
+
+  it('hands stale unprocessed events to one sweeper at a time, up to the sweep limit', async () => {
+    const [row] = await recordInboxEvents(db, [
+      { provider: 'cloud', kind: 'message', channelKey: 'pn-sweep', dedupeKey: `wamid.${randomUUID()}`, payload: {} },
+    ]);
+    await db.inboxEvent.update({ where: { id: row!.id }, data: { receivedAt: new Date(Date.now() - 60_000) } });
+    const [a, b] = await Promise.all([
+      claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 }),
+      claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 }),
+    ]);
+    expect([...a, ...b].filter((e) => e.id === row!.id)).toHaveLength(1);
+    // Swept just now: not again until another grace period has passed.
+    expect((await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id)).not.toContain(row!.id);
+    await db.inboxEvent.update({ where: { id: row!.id }, data: { lastSweptAt: new Date(Date.now() - 60_000) } });
+    expect((await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id)).toContain(row!.id);
+    await db.inboxEvent.update({ where: { id: row!.id }, data: { lastSweptAt: new Date(Date.now() - 60_000) } });
+    expect((await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id)).not.toContain(row!.id);
+    await markInboxProcessed(db, row!.id);
+  });
+});
+
+describe('conversations and messages', () => {
+  it('creates channel, contact and conversation once, and stores a repeated message once', async () => {
+    const input = inbound({ waId: '5511999990002' });
+    const first = await storeInboundMessage(db, input);
+    const second = await storeInboundMessage(db, input);
+    expect(first.isNew).toBe(true);
+    expect(second.isNew).toBe(false);
+    expect(second.message.id).toBe(first.message.id);
+    const other = await storeInboundMessage(db, inbound({ waId: '5511999990002' }));
+    expect(other.conversation.id).toBe(first.conversation.id);
+    expect(await db.message.count({ where: { conversationId: first.conversation.id } })).toBe(2);
+  });
+
+  it('stores a reply once even when two attempts commit the same turn at once', async () => {
+    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990003' }));
+    const attempt = () =>
+      commitTurn(db, {
+        conversationId: conversation.id,
+        channelId: message.channelId,
+        inputMessageIds: [message.id],
+        input: [],
+        result: turnResult,
+      });
+    const results = await Promise.all([attempt(), attempt(), attempt()]);
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    const replies = await repliesTo(db, message.id);
+    expect(replies?.map((r) => r.body)).toEqual(['Olá!']);
+    expect(await db.turn.count({ where: { conversationId: conversation.id } })).toBe(1);
+  });
+
+  it('numbers turns of a conversation 1, 2, 3', async () => {
+    const waId = '5511999990004';
+    for (let i = 0; i < 3; i++) {
+      const { conversation, message } = await storeInboundMessage(db, inbound({ waId }));
+      await commitTurn(db, { conversationId: conversation.id, channelId: message.channelId, inputMessageIds: [message.id], input: [], result: turnResult });
+    }
+    const contact = await db.contact.findUniqueOrThrow({ where: { waId }, include: { conversations: { include: { turns: true } } } });
+    expect(contact.conversations[0]!.turns.map((t) => t.seq).sort()).toEqual([1, 2, 3]);
+  });
+});
+
+describe('delivery statuses', () => {
+  async function sentMessage() {
+    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990005' }));
+    const committed = await commitTurn(db, { conversationId: conversation.id, channelId: message.channelId, inputMessageIds: [message.id], input: [], result: turnResult });
+    const reply = committed!.outbound[0]!;
+    const wamid = `wamid.out.${randomUUID()}`;
+    expect(await claimForSending(db, reply.id)).toBe(true);
+    await markSent(db, reply.id, wamid);
+    return { channelId: message.channelId, id: reply.id, wamid };
+  }
+
+  it('moves forward and never back: read then a late delivered stays read', async () => {
+    const m = await sentMessage();
+    const t = (s: number) => new Date(Date.UTC(2026, 10, 24, 12, 0, s));
+    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'read', at: t(5) });
+    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'delivered', at: t(3) });
+    const row = await db.message.findUniqueOrThrow({ where: { id: m.id } });
+    expect(row.status).toBe('read');
+    expect(row.readAt).toEqual(t(5));
+    expect(row.deliveredAt).toEqual(t(3));
+  });
+
+  it('keeps the first time a repeated status was seen', async () => {
+    const m = await sentMessage();
+    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'delivered', at: new Date(1000) });
+    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'delivered', at: new Date(9000) });
+    expect((await db.message.findUniqueOrThrow({ where: { id: m.id } })).deliveredAt).toEqual(new Date(1000));
+  });
+
+  it('records a failure with its code unless the message was already delivered', async () => {
+    const m = await sentMessage();
+    await applyDeliveryStatus(db, {
+      channelId: m.channelId, providerMessageId: m.wamid, status: 'failed', at: new Date(),
+      error: { code: '131026', message: 'Message undeliverable' },
+    });
+    expect(await db.message.findUniqueOrThrow({ where: { id: m.id } })).toMatchObject({ status: 'failed', errorCode: '131026' });
+
+    const delivered = await sentMessage();
+    await applyDeliveryStatus(db, { channelId: delivered.channelId, providerMessageId: delivered.wamid, status: 'delivered', at: new Date() });
+    await applyDeliveryStatus(db, { channelId: delivered.channelId, providerMessageId: delivered.wamid, status: 'failed', at: new Date() });
+    expect((await db.message.findUniqueOrThrow({ where: { id: delivered.id } })).status).toBe('delivered');
+  });
+
+  it('says so when no outbound message has the wamid', async () => {
+    const m = await sentMessage();
+    expect(await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: 'wamid.unknown', status: 'read', at: new Date() })).toBe(false);
+  });
+
+  it('never sends a message twice once it is sent', async () => {
+    const m = await sentMessage();
+    expect(await claimForSending(db, m.id)).toBe(false);
+  });
+});

@@ -1,0 +1,63 @@
+import { Queue, UnrecoverableError, type ConnectionOptions, type JobsOptions } from 'bullmq';
+import type { z } from 'zod';
+
+export interface QueueContract<S extends z.ZodType> {
+  /** The queue's name. It is part of Redis keys in production: never rename without a migration. */
+  name: string;
+  schema: S;
+  /** The job name within the queue, for Bull Board and logs. */
+  jobName: string;
+  /** A deterministic job id from the payload, so adding the same work twice is a no-op. */
+  jobId: (data: z.infer<S>) => string;
+  defaultJobOptions: JobsOptions;
+}
+
+export function defineQueue<S extends z.ZodType>(contract: QueueContract<S>): QueueContract<S> {
+  return contract;
+}
+
+export function createQueue(
+  contract: Pick<QueueContract<z.ZodType>, 'name' | 'defaultJobOptions'>,
+  connection: ConnectionOptions,
+  prefix: string,
+): Queue {
+  return new Queue(contract.name, { connection, prefix, defaultJobOptions: contract.defaultJobOptions });
+}
+
+/** A typed producer: the payload is parsed before it reaches Redis, so garbage never gets queued. */
+export class Producer<S extends z.ZodType> {
+  constructor(
+    readonly contract: QueueContract<S>,
+    readonly queue: Queue,
+    /** Options this producer adds to every job (e.g. attempts that depend on configuration). */
+    private readonly defaults: JobsOptions = {},
+  ) {}
+
+  async add(data: z.input<S>, options: JobsOptions = {}) {
+    const parsed = this.contract.schema.parse(data) as z.infer<S>;
+    return this.queue.add(this.contract.jobName, parsed, { jobId: this.contract.jobId(parsed), ...this.defaults, ...options });
+  }
+
+  /** One round trip for many jobs. */
+  async addBulk(items: z.input<S>[], options: JobsOptions = {}) {
+    if (items.length === 0) return [];
+    return this.queue.addBulk(
+      items.map((data) => {
+        const parsed = this.contract.schema.parse(data) as z.infer<S>;
+        return { name: this.contract.jobName, data: parsed, opts: { jobId: this.contract.jobId(parsed), ...this.defaults, ...options } };
+      }),
+    );
+  }
+}
+
+/**
+ * The consumer's side: parse again. A payload that does not fit the schema is not retried
+ * (retrying garbage never helps); the job fails with the reason.
+ */
+export function parseJobData<S extends z.ZodType>(contract: QueueContract<S>, data: unknown): z.infer<S> {
+  const result = contract.schema.safeParse(data);
+  if (!result.success) {
+    throw new UnrecoverableError(`job data does not fit the ${contract.name} contract: ${result.error.message}`);
+  }
+  return result.data as z.infer<S>;
+}

@@ -1,0 +1,366 @@
+/**
+ * Turns a Meta webhook POST body into the inbound messages and delivery statuses it carries.
+ *
+ * Each entry, change, message, status and contact is validated on its own: one malformed item is
+ * reported in `unrecognized` and the rest of the delivery is still used. Meta does not resend a
+ * delivery we acknowledged, and resending one we rejected would not fix it, so skipping is the only
+ * useful outcome for an item we cannot read.
+ */
+import type { z } from 'zod';
+import {
+  Contact,
+  isKnownMessage,
+  isKnownMessageType,
+  KnownMessage,
+  MESSAGES_FIELD,
+  MessageEnvelope,
+  MessagesChangeValueShell,
+  MessageStatus,
+  MetaError,
+  OtherMessage,
+  WHATSAPP_BUSINESS_ACCOUNT_OBJECT,
+  type Message,
+  type SharedContact,
+} from './notification.schema';
+import { unixSecondsToDate } from './timestamp';
+
+export interface InboundMessage {
+  phoneNumberId: string;
+  displayPhoneNumber?: string;
+  /** The sender's phone number (`from`), or their business-scoped user ID when Meta withholds the number. */
+  waId: string;
+  profileName?: string;
+  wamid: string;
+  type: string;
+  timestamp: Date;
+  /** Human-readable summary used as conversation input; null when the message has no text to offer. */
+  text: string | null;
+  raw: Record<string, unknown>;
+}
+
+export interface StatusUpdate {
+  phoneNumberId: string;
+  wamid: string;
+  status: string;
+  timestamp: Date;
+  recipientId: string;
+  errors: { code: number; title?: string; message?: string; details?: string }[];
+  raw: Record<string, unknown>;
+}
+
+export interface ExtractedEvents {
+  messages: InboundMessage[];
+  statuses: StatusUpdate[];
+  /** changes/items we could not understand (counted and logged by the caller, never retried) */
+  unrecognized: { reason: string }[];
+}
+
+/** What a change contributes to every event extracted from it. */
+interface ChangeContext {
+  path: string;
+  phoneNumberId: string;
+  displayPhoneNumber: string | undefined;
+  contacts: Contact[];
+}
+
+export function extractEvents(body: unknown): ExtractedEvents {
+  const events: ExtractedEvents = { messages: [], statuses: [], unrecognized: [] };
+  // The walk below validates before it reads, so this only guards against exotic inputs (a getter
+  // or proxy that throws): the contract is that a webhook body can never crash the caller.
+  guard(events, 'body', () => collectNotification(body, events));
+  return events;
+}
+
+function collectNotification(body: unknown, events: ExtractedEvents): void {
+  if (!isRecord(body)) return reject(events, `body is ${describeValue(body)}, expected an object`);
+  if (body.object !== WHATSAPP_BUSINESS_ACCOUNT_OBJECT) {
+    return reject(events, `object is ${describeValue(body.object)}, expected "${WHATSAPP_BUSINESS_ACCOUNT_OBJECT}"`);
+  }
+  if (!Array.isArray(body.entry)) return reject(events, `entry is ${describeValue(body.entry)}, expected an array`);
+  // A delivery that yields nothing at all is worth a log line rather than silence.
+  if (body.entry.length === 0) return reject(events, 'entry is empty');
+  body.entry.forEach((entry: unknown, index) => collectEntry(entry, `entry[${index}]`, events));
+}
+
+function collectEntry(entry: unknown, path: string, events: ExtractedEvents): void {
+  if (!isRecord(entry)) return reject(events, `${path} is ${describeValue(entry)}, expected an object`);
+  if (!Array.isArray(entry.changes)) {
+    return reject(events, `${path}.changes is ${describeValue(entry.changes)}, expected an array`);
+  }
+  if (entry.changes.length === 0) return reject(events, `${path}.changes is empty`);
+  entry.changes.forEach((change: unknown, index) => {
+    const changePath = `${path}.changes[${index}]`;
+    // One change throwing must not take the other changes of the delivery down with it.
+    guard(events, changePath, () => collectChange(change, changePath, events));
+  });
+}
+
+function collectChange(change: unknown, path: string, events: ExtractedEvents): void {
+  if (!isRecord(change)) return reject(events, `${path} is ${describeValue(change)}, expected an object`);
+  if (change.field !== MESSAGES_FIELD) {
+    return reject(events, `${path}: field ${describeValue(change.field)} is not handled`);
+  }
+  const shell = MessagesChangeValueShell.safeParse(change.value);
+  if (!shell.success) return reject(events, `${path}.value: ${describeIssues(shell.error)}`);
+
+  const { metadata, contacts = [], messages = [], statuses = [], errors = [] } = shell.data;
+  if (messages.length + statuses.length + errors.length === 0) {
+    return reject(events, `${path}.value has no messages, statuses or errors`);
+  }
+  const context: ChangeContext = {
+    path: `${path}.value`,
+    phoneNumberId: metadata.phone_number_id,
+    displayPhoneNumber: metadata.display_phone_number,
+    contacts: parseContacts(contacts, `${path}.value`, events),
+  };
+  messages.forEach((message, index) => collectMessage(message, index, context, events));
+  statuses.forEach((status, index) => collectStatus(status, index, context, events));
+  errors.forEach((error, index) => reportSystemError(error, `${context.path}.errors[${index}]`, events));
+}
+
+/** Contacts only supply profile names, so a malformed one is reported and otherwise ignored. */
+function parseContacts(contacts: unknown[], path: string, events: ExtractedEvents): Contact[] {
+  const parsed: Contact[] = [];
+  contacts.forEach((contact, index) => {
+    const result = Contact.safeParse(contact);
+    if (result.success) parsed.push(result.data);
+    else reject(events, `${path}.contacts[${index}]: ${describeIssues(result.error)}`);
+  });
+  return parsed;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Messages
+// ---------------------------------------------------------------------------------------------
+
+function collectMessage(raw: unknown, index: number, context: ChangeContext, events: ExtractedEvents): void {
+  const path = `${context.path}.messages[${index}]`;
+  const parsed = parseMessage(raw);
+  if (!parsed.success) return reject(events, `${path}: ${parsed.reason}`);
+  const { message, record } = parsed;
+
+  // Both are guaranteed by the schema (hasSender, UnixTimestamp); checked again for the compiler.
+  const waId = message.from ?? message.from_user_id;
+  const timestamp = unixSecondsToDate(message.timestamp);
+  if (waId === undefined || timestamp === null) return reject(events, `${path}: no sender or timestamp`);
+
+  const profileName = profileNameOf(message, context.contacts);
+  events.messages.push({
+    phoneNumberId: context.phoneNumberId,
+    ...(context.displayPhoneNumber !== undefined && { displayPhoneNumber: context.displayPhoneNumber }),
+    waId,
+    ...(profileName !== undefined && { profileName }),
+    wamid: message.id,
+    type: message.type,
+    timestamp,
+    text: summarizeMessage(message),
+    raw: record,
+  });
+}
+
+type ParsedMessage =
+  { success: true; message: Message; record: Record<string, unknown> } | { success: false; reason: string };
+
+/**
+ * Common fields first, then the type-specific shape, so that the reason names the actual problem
+ * ("text.body: expected string") rather than a union mismatch.
+ */
+function parseMessage(raw: unknown): ParsedMessage {
+  if (!isRecord(raw)) return { success: false, reason: `message is ${describeValue(raw)}, expected an object` };
+  const envelope = MessageEnvelope.safeParse(raw);
+  if (!envelope.success) return { success: false, reason: describeIssues(envelope.error) };
+
+  const type = envelope.data.type;
+  const result = isKnownMessageType(type) ? KnownMessage.safeParse(raw) : OtherMessage.safeParse(raw);
+  if (!result.success) {
+    return { success: false, reason: `${type} message ${envelope.data.id}: ${describeIssues(result.error)}` };
+  }
+  return { success: true, message: result.data, record: raw };
+}
+
+/** The name comes from the `contacts` entry describing the sender, matched by phone or BSUID. */
+function profileNameOf(message: Message, contacts: Contact[]): string | undefined {
+  const sender = contacts.find(
+    (contact) =>
+      (message.from !== undefined && contact.wa_id === message.from) ||
+      (message.from_user_id !== undefined && contact.user_id === message.from_user_id),
+  );
+  return nonBlank(sender?.profile?.name) ?? undefined;
+}
+
+/** The text a conversation should see for this message; null when there is nothing to read. */
+export function summarizeMessage(message: Message): string | null {
+  if (!isKnownMessage(message)) return null;
+  switch (message.type) {
+    case 'text':
+      return message.text.body;
+    case 'image':
+      return nonBlank(message.image.caption);
+    case 'video':
+      return nonBlank(message.video.caption);
+    case 'document':
+      return nonBlank(message.document.caption);
+    case 'location':
+      return describeLocation(message.location);
+    case 'contacts':
+      return describeSharedContacts(message.contacts);
+    case 'interactive':
+      return nonBlank(message.interactive.button_reply?.title ?? message.interactive.list_reply?.title);
+    case 'button':
+      return nonBlank(message.button.text);
+    case 'reaction':
+      return nonBlank(message.reaction.emoji);
+    case 'order':
+      return describeOrder(message.order);
+    case 'audio':
+    case 'sticker':
+    case 'system':
+    case 'request_welcome':
+    case 'unsupported':
+    case 'unknown':
+      return null;
+  }
+}
+
+type Location = Extract<KnownMessage, { type: 'location' }>['location'];
+
+/** "Name, Address (lat,lng)", or just the coordinates for a dropped pin. */
+function describeLocation(location: Location): string {
+  const label = [nonBlank(location.name), nonBlank(location.address)].filter(isString).join(', ');
+  const coordinates = `(${location.latitude},${location.longitude})`;
+  return label ? `${label} ${coordinates}` : coordinates;
+}
+
+function describeSharedContacts(contacts: SharedContact[]): string | null {
+  const names = contacts.map(contactName).filter(isString);
+  return names.length > 0 ? names.join(', ') : null;
+}
+
+function contactName(contact: SharedContact): string | null {
+  const name = contact.name;
+  if (!name) return null;
+  return nonBlank(name.formatted_name) ?? nonBlank([name.first_name, name.last_name].filter(isString).join(' '));
+}
+
+type Order = Extract<KnownMessage, { type: 'order' }>['order'];
+
+/** "Order: 2 × sku-1, 1 × sku-2 (total 25 USD) — note", the total only when it is unambiguous. */
+function describeOrder(order: Order): string {
+  const items = order.product_items.map((item) => `${item.quantity} × ${item.product_retailer_id}`);
+  const total = orderTotal(order);
+  const note = nonBlank(order.text);
+  return [
+    `Order: ${items.length > 0 ? items.join(', ') : 'no items'}`,
+    total ? ` (total ${total})` : '',
+    note ? ` — ${note}` : '',
+  ].join('');
+}
+
+/** Only summed when every item has a price in the same currency; otherwise the sum would lie. */
+function orderTotal(order: Order): string | null {
+  const currencies = new Set(order.product_items.map((item) => item.currency));
+  const [currency] = currencies;
+  if (order.product_items.length === 0 || currencies.size !== 1 || currency === undefined) return null;
+  let cents = 0;
+  for (const item of order.product_items) {
+    if (item.item_price === undefined) return null;
+    cents += Math.round(Number(item.item_price) * 100) * Number(item.quantity);
+  }
+  return Number.isFinite(cents) ? `${cents / 100} ${currency}` : null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statuses and system-level errors
+// ---------------------------------------------------------------------------------------------
+
+function collectStatus(raw: unknown, index: number, context: ChangeContext, events: ExtractedEvents): void {
+  const path = `${context.path}.statuses[${index}]`;
+  if (!isRecord(raw)) return reject(events, `${path} is ${describeValue(raw)}, expected an object`);
+  const result = MessageStatus.safeParse(raw);
+  if (!result.success) return reject(events, `${path}: ${describeIssues(result.error)}`);
+  const status = result.data;
+
+  // Guaranteed by the schema; checked again for the compiler.
+  const recipientId = status.recipient_id ?? status.recipient_user_id;
+  const timestamp = unixSecondsToDate(status.timestamp);
+  if (recipientId === undefined || timestamp === null) return reject(events, `${path}: no recipient or timestamp`);
+
+  events.statuses.push({
+    phoneNumberId: context.phoneNumberId,
+    wamid: status.id,
+    status: status.status,
+    timestamp,
+    recipientId,
+    errors: (status.errors ?? []).map(toStatusError),
+    raw,
+  });
+}
+
+function toStatusError(error: MetaError): StatusUpdate['errors'][number] {
+  const details = error.error_data?.details;
+  return {
+    code: error.code,
+    ...(error.title !== undefined && { title: error.title }),
+    ...(error.message !== undefined && { message: error.message }),
+    ...(details !== undefined && { details }),
+  };
+}
+
+/** Errors at `value.errors` concern the account or app, not one message: surface them for logging. */
+function reportSystemError(raw: unknown, path: string, events: ExtractedEvents): void {
+  const result = MetaError.safeParse(raw);
+  if (!result.success) return reject(events, `${path}: ${describeIssues(result.error)}`);
+  const { code, title, message, error_data } = result.data;
+  const text = [title, message, error_data?.details].filter(isString).join(' / ');
+  reject(events, `${path}: Meta reported error ${code}${text ? ` (${text})` : ''}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+function reject(events: ExtractedEvents, reason: string): void {
+  events.unrecognized.push({ reason });
+}
+
+function guard(events: ExtractedEvents, path: string, work: () => void): void {
+  try {
+    work();
+  } catch (error) {
+    reject(
+      events,
+      `${path}: unexpected error while reading (${error instanceof Error ? error.message : 'non-error thrown'})`,
+    );
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isString(value: string | null | undefined): value is string {
+  return typeof value === 'string';
+}
+
+function nonBlank(value: string | null | undefined): string | null {
+  return value !== undefined && value !== null && value.trim() !== '' ? value : null;
+}
+
+/** A short, log-safe description of an unexpected value (never the whole value: it may be huge). */
+function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
+  if (typeof value === 'object') return 'an object';
+  if (typeof value === 'undefined') return 'missing';
+  return `a ${typeof value}`;
+}
+
+/** The first issue is enough to find the problem in a log line; the count says if there are more. */
+function describeIssues(error: z.ZodError): string {
+  const [first] = error.issues;
+  if (!first) return 'invalid';
+  const where = first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
+  const more = error.issues.length > 1 ? ` (+${error.issues.length - 1} more)` : '';
+  return `${where}${first.message}${more}`;
+}

@@ -30,7 +30,7 @@ beforeAll(async () => {
   const app = createApp({
     db,
     redis,
-    logger: createLogger({ service: 'webhook-api-test', level: 'error' }),
+    logger: createLogger({ service: 'webhook-api-test', level: 'error', silent: true }),
     metrics: createMetrics(),
     queues,
     inbox: new Producer(inboxQueue, inbox),
@@ -156,7 +156,7 @@ describe('POST /webhook/whatsapp', () => {
     const deadQueue = createQueue(inboxQueue, deadRedis, prefix);
     deadQueue.on('error', () => {});
     const app = createApp({
-      db, redis: deadRedis, logger: createLogger({ service: 't', level: 'error' }), metrics: createMetrics(), queues: [deadQueue],
+      db, redis: deadRedis, logger: createLogger({ service: 't', level: 'error', silent: true }), metrics: createMetrics(), queues: [deadQueue],
       inbox: new Producer(inboxQueue, deadQueue), phoneNumberIds: [],
       webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 }, admin: { user: 'a', password: 'b' },
     });
@@ -183,7 +183,7 @@ describe('POST /webhook/whatsapp', () => {
 
   it('ignores messages to business numbers outside WHATSAPP_PHONE_NUMBER_IDS', async () => {
     const app = createApp({
-      db, redis, logger: createLogger({ service: 't', level: 'error' }), metrics: createMetrics(), queues,
+      db, redis, logger: createLogger({ service: 't', level: 'error', silent: true }), metrics: createMetrics(), queues,
       inbox: new Producer(inboxQueue, inbox), phoneNumberIds: ['some-other-number'],
       webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 }, admin: { user: 'a', password: 'b' },
     });

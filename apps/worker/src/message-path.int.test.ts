@@ -23,7 +23,7 @@ import { handleStatus, StatusTargetNotFound } from './status.service';
 import { sweep } from './sweep.service';
 
 const prefix = uniquePrefix('worker');
-const logger = createLogger({ service: 'worker-test', level: 'error' });
+const logger = createLogger({ service: 'worker-test', level: 'error', silent: true });
 let database: TestDatabase;
 let db: Db;
 let redis: Redis;

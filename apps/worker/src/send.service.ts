@@ -42,11 +42,11 @@ export async function sendOutbound(
     const reason = { code: failure.code, message: failure.message };
     if (failure.retryable && !isLastAttempt) {
       await markSendRetrying(deps.db, messageId, reason);
-      log.warn('send failed; will retry', reason);
+      log.warn('send failed; will retry', { errorCode: failure.code, error: failure.message });
       throw failure;
     }
     await markSendFailed(deps.db, messageId, reason);
-    log.error('send failed for good', { ...reason, retryable: failure.retryable });
+    log.error('send failed for good', { errorCode: failure.code, error: failure.message, retryable: failure.retryable });
     throw new UnrecoverableError(`send of ${messageId} failed: ${failure.code} ${failure.message}`);
   }
 }

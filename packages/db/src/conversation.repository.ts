@@ -22,38 +22,39 @@ export interface InboundMessageInput {
  */
 export async function storeInboundMessage(db: Db, input: InboundMessageInput) {
   return db.$transaction(async (tx) => {
-    const channel = await tx.channel.upsert({
-      where: { provider_externalId: { provider: input.provider, externalId: input.channelExternalId } },
-      create: {
-        provider: input.provider,
-        externalId: input.channelExternalId,
-        displayPhoneNumber: input.displayPhoneNumber ?? null,
-      },
-      update: {},
-    });
-    const contact = await tx.contact.upsert({
-      where: { waId: input.waId },
-      create: { waId: input.waId, profileName: input.profileName ?? null },
-      update: input.profileName ? { profileName: input.profileName } : {},
-    });
-    const conversation = await tx.conversation.upsert({
-      where: { channelId_contactId: { channelId: channel.id, contactId: contact.id } },
-      create: { channelId: channel.id, contactId: contact.id, lastInboundAt: input.waTimestamp },
-      update: {},
-    });
-    await tx.$executeRaw`UPDATE conversations SET last_inbound_at = GREATEST(last_inbound_at, ${input.waTimestamp}), updated_at = now() WHERE id = ${conversation.id}::uuid`;
+    // Single-statement upserts: Prisma's upsert reads then writes, which races when two
+    // messages of a new contact arrive at once. ON CONFLICT is atomic.
+    const [channel] = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO channels (provider, external_id, display_phone_number)
+      VALUES (${input.provider}, ${input.channelExternalId}, ${input.displayPhoneNumber ?? null})
+      ON CONFLICT (provider, external_id) DO UPDATE
+        SET display_phone_number = COALESCE(EXCLUDED.display_phone_number, channels.display_phone_number)
+      RETURNING id`;
+    const [contact] = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO contacts (wa_id, profile_name)
+      VALUES (${input.waId}, ${input.profileName ?? null})
+      ON CONFLICT (wa_id) DO UPDATE
+        SET profile_name = COALESCE(EXCLUDED.profile_name, contacts.profile_name), updated_at = now()
+      RETURNING id`;
+    const [conversation] = await tx.$queryRaw<{ id: string }[]>`
+      INSERT INTO conversations (channel_id, contact_id, last_inbound_at)
+      VALUES (${channel!.id}::uuid, ${contact!.id}::uuid, ${input.waTimestamp})
+      ON CONFLICT (channel_id, contact_id) DO UPDATE
+        SET last_inbound_at = GREATEST(conversations.last_inbound_at, EXCLUDED.last_inbound_at), updated_at = now()
+      RETURNING id`;
     const inserted = await tx.$queryRaw<{ id: string }[]>`
       INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status, wa_timestamp)
-      VALUES (${conversation.id}::uuid, ${channel.id}::uuid, 'inbound', ${input.type}, ${input.body},
+      VALUES (${conversation!.id}::uuid, ${channel!.id}::uuid, 'inbound', ${input.type}, ${input.body},
               ${JSON.stringify(input.payload)}::jsonb, ${input.providerMessageId}, 'received', ${input.waTimestamp})
       ON CONFLICT (channel_id, provider_message_id) DO NOTHING
       RETURNING id`;
     const message = await tx.message.findUniqueOrThrow({
-      where: {
-        channelId_providerMessageId: { channelId: channel.id, providerMessageId: input.providerMessageId },
-      },
+      where: { channelId_providerMessageId: { channelId: channel!.id, providerMessageId: input.providerMessageId } },
+      include: { conversation: { include: { contact: true } } },
     });
-    return { channel, contact, conversation, message, isNew: inserted.length > 0 };
+    const { conversation: conv, ...messageRow } = message;
+    const { contact: contactRow, ...conversationRow } = conv;
+    return { conversation: conversationRow, contact: contactRow, message: messageRow, isNew: inserted.length > 0 };
   });
 }
 

@@ -195,3 +195,14 @@ describe('delivery statuses', () => {
     expect(await claimForSending(db, m.id)).toBe(false);
   });
 });
+
+describe('concurrent first messages', () => {
+  it('creates one channel, contact and conversation when a new contact sends 20 messages at once', async () => {
+    const waId = '5511999990099';
+    const channelExternalId = `pn-${randomUUID()}`;
+    const results = await Promise.all(Array.from({ length: 20 }, () => storeInboundMessage(db, inbound({ waId, channelExternalId }))));
+    expect(new Set(results.map((r) => r.conversation.id)).size).toBe(1);
+    expect(await db.channel.count({ where: { externalId: channelExternalId } })).toBe(1);
+    expect(await db.message.count({ where: { conversationId: results[0]!.conversation.id } })).toBe(20);
+  });
+});

@@ -14,6 +14,7 @@ const appSecret = env.WHATSAPP_APP_SECRET || DEVELOPMENT_APP_SECRET;
 const prefix = env.QUEUE_PREFIX ?? 'zapflow';
 const waId = env.CHAT_WA_ID ?? '5511987654321';
 const profileName = env.CHAT_NAME ?? 'Maria Silva';
+const interactive = Boolean(process.stdin.isTTY);
 const phoneNumberId = env.CHAT_PHONE_NUMBER_ID ?? webhookFixtures.DEFAULT_PHONE_NUMBER_ID;
 
 async function main() {
@@ -26,6 +27,7 @@ async function main() {
   let lastId = (await redis.xrevrange(stream, '+', '-', 'COUNT', 1))[0]?.[0] ?? '0-0';
   let pending = 0;
   let closed = false;
+  const repliesArrived = () => waitUntil(() => pending === 0, 15_000);
 
   const rl = readline.createInterface({ input: process.stdin, output: process.stdout, prompt: 'you  ' });
   const reader = redis.duplicate();
@@ -38,32 +40,39 @@ async function main() {
           const record = Object.fromEntries(chunk(fields));
           if (record.to !== waId) continue;
           pending = Math.max(0, pending - 1);
-          process.stdout.write(`\r\x1b[32mbot\x1b[0m  ${record.body}\n`);
-          if (!closed) rl.prompt(true);
+          process.stdout.write(interactive ? `\r\x1b[32mbot\x1b[0m  ${record.body}\n` : `bot  ${record.body}\n`);
+          if (!closed && interactive) rl.prompt(true);
         }
       }
     }
   })();
 
   console.log(`Chatting as ${profileName} (+${waId}) with the bot on ${webhookUrl}. Ctrl-D or /quit ends.`);
-  rl.prompt();
+  if (interactive) rl.prompt();
   for await (const line of rl) {
     const text = line.trim();
     if (text === '/quit') break;
+    if (!interactive) console.log(`you  ${text}`);
     if (text) {
       const status = await sendText(text);
       if (status !== 200) console.log(`(webhook answered ${status}; is \`npm start\` running?)`);
       else pending++;
     }
-    rl.prompt();
+    // Piped input (a script, a demo) reads like a conversation: each line waits for its answer.
+    if (!interactive) await repliesArrived();
+    else rl.prompt();
   }
-  // Give the last replies a moment to arrive when input ends (e.g. piped input).
-  const deadline = Date.now() + 15_000;
-  while (pending > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  await repliesArrived();
   closed = true;
+  rl.close();
   reader.disconnect();
   redis.disconnect();
   console.log('');
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
 }
 
 async function sendText(text: string): Promise<number> {

@@ -7,6 +7,8 @@ export interface LoggerOptions {
   level?: string;
   format?: 'pretty' | 'json' | undefined;
   nodeEnv?: string;
+  /** No output at all (tests that provoke errors on purpose). */
+  silent?: boolean;
 }
 
 // Keys whose values never reach a log line, wherever they appear in the metadata.
@@ -24,10 +26,11 @@ const redact = winston.format((info) => {
  * development. Callers pass ids (messageId, jobId, conversationId) as metadata, not in the text,
  * so they can be searched.
  */
-export function createLogger({ service, level = 'info', format, nodeEnv = 'development' }: LoggerOptions): Logger {
+export function createLogger({ service, level = 'info', format, nodeEnv = 'development', silent = false }: LoggerOptions): Logger {
   const json = (format ?? (nodeEnv === 'production' ? 'json' : 'pretty')) === 'json';
   return winston.createLogger({
     level,
+    silent,
     defaultMeta: { service },
     format: winston.format.combine(
       redact(),

@@ -48,13 +48,22 @@ export const DELIVERY_STATUSES = ['sent', 'delivered', 'read', 'played', 'failed
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 /** Order of progress; a status only ever moves a message forward along it. */
-const RANK: Record<string, number> = { queued: 0, sending: 1, sent: 2, delivered: 3, read: 4, played: 5 };
+const PROGRESS = ['queued', 'sending', 'sent', 'delivered', 'read', 'played'];
+
+const TIMESTAMP_COLUMN: Record<DeliveryStatus, string> = {
+  sent: 'sent_at',
+  delivered: 'delivered_at',
+  read: 'read_at',
+  played: 'read_at',
+  failed: 'failed_at',
+};
 
 /**
  * Applies a delivery status from the provider to the outbound message with that wamid. The status
  * moves forward only (`read` then a late `delivered` stays `read`, though `delivered_at` is still
- * recorded); `failed` applies only to a message not yet delivered. Returns false when no outbound
- * message has that wamid (yet).
+ * recorded); `failed` applies only to a message not yet delivered; each status keeps the first
+ * time it was seen. One UPDATE decides all of it, so statuses handled concurrently cannot undo
+ * each other. Returns false when no outbound message has that wamid (yet).
  */
 export async function applyDeliveryStatus(
   db: Db,
@@ -72,27 +81,29 @@ export async function applyDeliveryStatus(
     error?: { code: string; message: string } | undefined;
   },
 ): Promise<boolean> {
-  const message = await db.message.findUnique({
-    where: { channelId_providerMessageId: { channelId, providerMessageId } },
-    select: { id: true, status: true, direction: true, sentAt: true, deliveredAt: true, readAt: true, failedAt: true },
-  });
-  if (!message || message.direction !== 'outbound') return false;
-  const current = RANK[message.status] ?? -1;
-  // Keep the first time each status was seen: Meta may repeat a notification.
-  const column = ({ sent: 'sentAt', delivered: 'deliveredAt', read: 'readAt', played: 'readAt', failed: 'failedAt' } as const)[
-    status
-  ];
-  const moveForward =
-    status === 'failed' ? current < (RANK.delivered ?? 3) : current < (RANK[status] ?? 0) && message.status !== 'failed';
-  await db.message.update({
-    where: { id: message.id },
-    data: {
-      ...(message[column] === null ? { [column]: at } : {}),
-      ...(moveForward ? { status } : {}),
-      ...(status === 'failed' && error ? { errorCode: error.code, errorMessage: error.message } : {}),
-    },
-  });
-  return true;
+  const column = TIMESTAMP_COLUMN[status];
+  const rank = `coalesce(array_position($5::text[], status), 0)`;
+  const moves =
+    status === 'failed'
+      ? `${rank} < array_position($5::text[], 'delivered')`
+      : `status <> 'failed' AND ${rank} < array_position($5::text[], $3)`;
+  const updated = await db.$executeRawUnsafe(
+    `UPDATE messages SET
+       status = CASE WHEN ${moves} THEN $3 ELSE status END,
+       ${column} = coalesce(${column}, $4),
+       error_code = CASE WHEN $3 = 'failed' AND ${moves} THEN $6 ELSE error_code END,
+       error_message = CASE WHEN $3 = 'failed' AND ${moves} THEN $7 ELSE error_message END,
+       updated_at = now()
+     WHERE channel_id = $1::uuid AND provider_message_id = $2 AND direction = 'outbound'`,
+    channelId,
+    providerMessageId,
+    status,
+    at,
+    PROGRESS,
+    error?.code ?? null,
+    error?.message ?? null,
+  );
+  return updated > 0;
 }
 
 /** Outbound messages left `queued` (or `sending`) for longer than `olderThanMs`: the outbox backstop. */

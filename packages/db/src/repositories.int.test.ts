@@ -206,3 +206,22 @@ describe('concurrent first messages', () => {
     expect(await db.message.count({ where: { conversationId: results[0]!.conversation.id } })).toBe(20);
   });
 });
+
+describe('concurrent statuses', () => {
+  it('ends at the furthest status whatever order concurrent statuses are applied in', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { conversation, message } = await storeInboundMessage(db, inbound({ waId: `55119999902${round}` }));
+      const committed = await commitTurn(db, { conversationId: conversation.id, channelId: message.channelId, inputMessageIds: [message.id], input: [], result: turnResult });
+      const reply = committed!.outbound[0]!;
+      const wamid = `wamid.race.${randomUUID()}`;
+      await claimForSending(db, reply.id);
+      await markSent(db, reply.id, wamid);
+      await Promise.all(
+        (['read', 'sent', 'delivered', 'read', 'delivered'] as const).map((status) =>
+          applyDeliveryStatus(db, { channelId: message.channelId, providerMessageId: wamid, status, at: new Date() }),
+        ),
+      );
+      expect((await db.message.findUniqueOrThrow({ where: { id: reply.id } })).status).toBe('read');
+    }
+  });
+});

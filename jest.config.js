@@ -18,7 +18,11 @@ module.exports = {
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@zapflow/(config|logger|db|idempotency|queue-contracts|whatsapp|runtime|testkit)$': '<rootDir>/packages/$1/src',
   },
-  testMatch: ['<rootDir>/apps/*/src/**/*.test.ts', '<rootDir>/packages/*/src/**/*.test.ts', '<rootDir>/test/**/*.test.ts'],
+  testMatch: [
+    '<rootDir>/apps/*/src/**/*.test.ts',
+    '<rootDir>/packages/*/src/**/*.test.ts',
+    '<rootDir>/test/**/*.test.ts',
+  ],
   globalSetup: '<rootDir>/packages/testkit/src/global-setup.ts',
   testTimeout: 60_000,
   // Two cores: two test files at a time; each has its own database and queue prefix.

@@ -17,8 +17,32 @@ const lockPath = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '
 const lock = JSON.parse(readFileSync(lockPath, 'utf8'));
 const packages = lock.packages;
 
-const OS = [['darwin', 'darwin'], ['win32', 'win32'], ['windows', 'win32'], ['android', 'android'], ['freebsd', 'freebsd'], ['openbsd', 'openbsd'], ['netbsd', 'netbsd'], ['sunos', 'sunos'], ['aix', 'aix'], ['linux', 'linux'], ['wasm', null]];
-const CPU = [['arm64', 'arm64'], ['aarch64', 'arm64'], ['x64', 'x64'], ['-64', 'x64'], ['ia32', 'ia32'], ['arm', 'arm'], ['ppc64', 'ppc64'], ['s390x', 's390x'], ['riscv64', 'riscv64'], ['loong64', 'loong64'], ['wasm32', 'wasm32']];
+const OS = [
+  ['darwin', 'darwin'],
+  ['win32', 'win32'],
+  ['windows', 'win32'],
+  ['android', 'android'],
+  ['freebsd', 'freebsd'],
+  ['openbsd', 'openbsd'],
+  ['netbsd', 'netbsd'],
+  ['sunos', 'sunos'],
+  ['aix', 'aix'],
+  ['linux', 'linux'],
+  ['wasm', null],
+];
+const CPU = [
+  ['arm64', 'arm64'],
+  ['aarch64', 'arm64'],
+  ['x64', 'x64'],
+  ['-64', 'x64'],
+  ['ia32', 'ia32'],
+  ['arm', 'arm'],
+  ['ppc64', 'ppc64'],
+  ['s390x', 's390x'],
+  ['riscv64', 'riscv64'],
+  ['loong64', 'loong64'],
+  ['wasm32', 'wasm32'],
+];
 const pick = (table, name) => table.find(([needle]) => name.includes(needle))?.[1];
 
 const added = [];
@@ -47,7 +71,9 @@ for (const [location, entry] of Object.entries(packages)) {
 
 if (process.argv.includes('--check')) {
   if (added.length || unknown.length) {
-    console.error(`package-lock.json lacks ${added.length + unknown.length} platform packages, so \`npm ci\` would fail:`);
+    console.error(
+      `package-lock.json lacks ${added.length + unknown.length} platform packages, so \`npm ci\` would fail:`,
+    );
     for (const line of [...added, ...unknown].slice(0, 10)) console.error(`  ${line}`);
     console.error('Run `npm run lockfile:complete` and commit package-lock.json.');
     process.exit(1);
@@ -59,6 +85,10 @@ if (unknown.length) {
   process.exit(1);
 }
 // Stable order, as npm writes it.
-lock.packages = Object.fromEntries(Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));
+lock.packages = Object.fromEntries(
+  Object.entries(packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))),
+);
 writeFileSync(lockPath, JSON.stringify(lock, null, 2) + '\n');
-console.log(added.length ? `added ${added.length} platform entries: ${added.join(', ')}` : 'package-lock.json is complete');
+console.log(
+  added.length ? `added ${added.length} platform entries: ${added.join(', ')}` : 'package-lock.json is complete',
+);

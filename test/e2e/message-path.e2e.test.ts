@@ -114,7 +114,9 @@ async function settled(): Promise<void> {
     // Let the sweeper run over the settled state twice: it must find nothing to redo.
     const maintenance = new Queue('maintenance', { connection: redis, prefix });
     const before = await maintenance.getCompletedCount();
-    await waitFor('two sweeps', async () => (await maintenance.getCompletedCount()) >= before + 2, { timeoutMs: 10_000 });
+    await waitFor('two sweeps', async () => (await maintenance.getCompletedCount()) >= before + 2, {
+      timeoutMs: 10_000,
+    });
     await maintenance.close();
   } finally {
     await Promise.all(queues.map((q) => q.close()));
@@ -122,7 +124,10 @@ async function settled(): Promise<void> {
 }
 
 const text = (from: string, body: string, wamid?: string) =>
-  fx.messagesNotification({ profileName: 'Carla Souza', messages: [fx.textMessage({ from, body, ...(wamid && { wamid }) })] });
+  fx.messagesNotification({
+    profileName: 'Carla Souza',
+    messages: [fx.textMessage({ from, body, ...(wamid && { wamid }) })],
+  });
 
 describe('webhook to reply, three processes', () => {
   it('answers each message with one reply from the number that received it', async () => {
@@ -164,7 +169,10 @@ describe('webhook to reply, three processes', () => {
     for (const status of ['sent', 'delivered', 'read']) {
       expect(await deliver(fx.statusNotification({ wamid, status, recipientId: c }))).toBe(200);
     }
-    await waitFor('the status to reach the reply', async () => (await db.message.findFirst({ where: { providerMessageId: wamid } }))?.status === 'read');
+    await waitFor(
+      'the status to reach the reply',
+      async () => (await db.message.findFirst({ where: { providerMessageId: wamid } }))?.status === 'read',
+    );
     await settled();
     expect(graph.accepted.length).toBe(sentBefore);
   });
@@ -180,7 +188,9 @@ describe('webhook to reply, three processes', () => {
     await waitFor('the reply after the restart', () => graph.textsTo(c).length >= 1, { timeoutMs: 30_000 });
     await settled();
     expect(graph.textsTo(c)).toHaveLength(1);
-    const reply = await db.message.findFirstOrThrow({ where: { direction: 'outbound', conversation: { contact: { waId: c } } } });
+    const reply = await db.message.findFirstOrThrow({
+      where: { direction: 'outbound', conversation: { contact: { waId: c } } },
+    });
     expect(reply.sendAttempts).toBe(2);
   });
 

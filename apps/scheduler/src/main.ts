@@ -8,7 +8,12 @@ import { registerSchedules } from './schedules';
 // The scheduler only enqueues; the worker runs what it schedules. Several copies are harmless.
 async function main() {
   const config = loadSchedulerConfig();
-  const logger = createLogger({ service: 'scheduler', level: config.LOG_LEVEL, format: config.LOG_FORMAT, nodeEnv: config.NODE_ENV });
+  const logger = createLogger({
+    service: 'scheduler',
+    level: config.LOG_LEVEL,
+    format: config.LOG_FORMAT,
+    nodeEnv: config.NODE_ENV,
+  });
   const connection = createRedis(config.REDIS_URL, 'worker');
   connection.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const queue = createQueue(maintenanceQueue, connection, config.QUEUE_PREFIX);
@@ -21,7 +26,10 @@ async function main() {
     port: config.SCHEDULER_METRICS_PORT,
     registry,
     health: async () => {
-      const ok = await connection.ping().then(() => true, () => false);
+      const ok = await connection.ping().then(
+        () => true,
+        () => false,
+      );
       return { ok, detail: { redis: ok } };
     },
   });

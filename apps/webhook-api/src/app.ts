@@ -43,7 +43,11 @@ function timing(metrics: ApiMetrics): RequestHandler {
   return (req, res, next) => {
     const end = metrics.httpDuration.startTimer();
     res.on('finish', () => {
-      end({ method: req.method, route: req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || req.path), status: res.statusCode });
+      end({
+        method: req.method,
+        route: req.route?.path ?? (res.statusCode === 404 ? 'unmatched' : req.baseUrl || req.path),
+        status: res.statusCode,
+      });
     });
     next();
   };

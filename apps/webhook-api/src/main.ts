@@ -10,7 +10,12 @@ import { createMetrics } from './metrics';
 
 async function main() {
   const config = loadWebhookApiConfig();
-  const logger = createLogger({ service: 'webhook-api', level: config.LOG_LEVEL, format: config.LOG_FORMAT, nodeEnv: config.NODE_ENV });
+  const logger = createLogger({
+    service: 'webhook-api',
+    level: config.LOG_LEVEL,
+    format: config.LOG_FORMAT,
+    nodeEnv: config.NODE_ENV,
+  });
   if (!config.appSecret) {
     logger.warn('WHATSAPP_APP_SECRET is not set: every POST /webhook/whatsapp will be refused with 401');
   }
@@ -24,8 +29,12 @@ async function main() {
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const queues = ALL_QUEUES.map((contract) => createQueue(contract, redis, config.QUEUE_PREFIX));
-  for (const queue of queues) queue.on('error', (error) => logger.warn('queue error', { queue: queue.name, error: error.message }));
-  const inbox = new Producer(inboxQueue, queues.find((q) => q.name === inboxQueue.name)!);
+  for (const queue of queues)
+    queue.on('error', (error) => logger.warn('queue error', { queue: queue.name, error: error.message }));
+  const inbox = new Producer(
+    inboxQueue,
+    queues.find((q) => q.name === inboxQueue.name)!,
+  );
   const metrics = createMetrics();
 
   const app = createApp({
@@ -50,7 +59,10 @@ async function main() {
   });
   // Meta's requests come over keep-alive connections; outlive a typical load balancer's idle timeout.
   server.keepAliveTimeout = 65_000;
-  logger.info('webhook-api listening', { port: (server.address() as AddressInfo).port, provider: config.WHATSAPP_PROVIDER });
+  logger.info('webhook-api listening', {
+    port: (server.address() as AddressInfo).port,
+    provider: config.WHATSAPP_PROVIDER,
+  });
 
   onShutdown(logger, async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));

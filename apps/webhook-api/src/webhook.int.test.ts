@@ -55,17 +55,24 @@ beforeEach(async () => {
 });
 
 function post(body: string | Buffer, headers: Record<string, string> = {}) {
-  return fetch(`${base}/webhook/whatsapp`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...headers }, body });
+  return fetch(`${base}/webhook/whatsapp`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', ...headers },
+    body,
+  });
 }
 function signed(payload: unknown) {
   const body = JSON.stringify(payload);
   return post(body, { 'X-Hub-Signature-256': signBody(body, secret) });
 }
-const text = (body: string, from = '5511988887777') => fx.messagesNotification({ messages: [fx.textMessage({ from, body })] });
+const text = (body: string, from = '5511988887777') =>
+  fx.messagesNotification({ messages: [fx.textMessage({ from, body })] });
 
 describe('GET /webhook/whatsapp (subscription handshake)', () => {
   it('echoes the challenge as text when the verify token matches', async () => {
-    const res = await fetch(`${base}/webhook/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444`);
+    const res = await fetch(
+      `${base}/webhook/whatsapp?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=1158201444`,
+    );
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toMatch(/^text\/plain/);
     expect(await res.text()).toBe('1158201444');
@@ -85,7 +92,12 @@ describe('POST /webhook/whatsapp', () => {
     expect(await res.json()).toMatchObject({ new: 1, duplicates: 0 });
     const wamid = (payload.entry[0]!.changes[0]!.value.messages as { id: string }[])[0]!.id;
     const row = await db.inboxEvent.findFirstOrThrow({ where: { dedupeKey: wamid } });
-    expect(row).toMatchObject({ provider: 'cloud', kind: 'message', channelKey: fx.DEFAULT_PHONE_NUMBER_ID, processedAt: null });
+    expect(row).toMatchObject({
+      provider: 'cloud',
+      kind: 'message',
+      channelKey: fx.DEFAULT_PHONE_NUMBER_ID,
+      processedAt: null,
+    });
     const job = await inbox.getJob(`inbox-${row.id}`);
     expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'message' });
   });
@@ -98,7 +110,9 @@ describe('POST /webhook/whatsapp', () => {
 
   it('records two messages of one delivery as two events', async () => {
     const from = '5511977776666';
-    const payload = fx.messagesNotification({ messages: [fx.textMessage({ from, body: 'oi' }), fx.textMessage({ from, body: 'tudo bem?' })] });
+    const payload = fx.messagesNotification({
+      messages: [fx.textMessage({ from, body: 'oi' }), fx.textMessage({ from, body: 'tudo bem?' })],
+    });
     expect(await (await signed(payload)).json()).toMatchObject({ new: 2 });
     expect(await inbox.count()).toBe(2);
   });
@@ -156,9 +170,15 @@ describe('POST /webhook/whatsapp', () => {
     const deadQueue = createQueue(inboxQueue, deadRedis, prefix);
     deadQueue.on('error', () => {});
     const app = createApp({
-      db, redis: deadRedis, logger: createLogger({ service: 't', level: 'error', silent: true }), metrics: createMetrics(), queues: [deadQueue],
-      inbox: new Producer(inboxQueue, deadQueue), phoneNumberIds: [],
-      webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 }, admin: { user: 'a', password: 'b' },
+      db,
+      redis: deadRedis,
+      logger: createLogger({ service: 't', level: 'error', silent: true }),
+      metrics: createMetrics(),
+      queues: [deadQueue],
+      inbox: new Producer(inboxQueue, deadQueue),
+      phoneNumberIds: [],
+      webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
+      admin: { user: 'a', password: 'b' },
     });
     const s = app.listen(0);
     await new Promise((r) => s.once('listening', r));
@@ -166,7 +186,9 @@ describe('POST /webhook/whatsapp', () => {
       const payload = text('redis is down');
       const body = JSON.stringify(payload);
       const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/webhook/whatsapp`, {
-        method: 'POST', headers: { 'X-Hub-Signature-256': signBody(body, secret) }, body,
+        method: 'POST',
+        headers: { 'X-Hub-Signature-256': signBody(body, secret) },
+        body,
       });
       expect(res.status).toBe(200);
       const wamid = (payload.entry[0]!.changes[0]!.value.messages as { id: string }[])[0]!.id;
@@ -183,16 +205,24 @@ describe('POST /webhook/whatsapp', () => {
 
   it('ignores messages to business numbers outside WHATSAPP_PHONE_NUMBER_IDS', async () => {
     const app = createApp({
-      db, redis, logger: createLogger({ service: 't', level: 'error', silent: true }), metrics: createMetrics(), queues,
-      inbox: new Producer(inboxQueue, inbox), phoneNumberIds: ['some-other-number'],
-      webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 }, admin: { user: 'a', password: 'b' },
+      db,
+      redis,
+      logger: createLogger({ service: 't', level: 'error', silent: true }),
+      metrics: createMetrics(),
+      queues,
+      inbox: new Producer(inboxQueue, inbox),
+      phoneNumberIds: ['some-other-number'],
+      webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
+      admin: { user: 'a', password: 'b' },
     });
     const s = app.listen(0);
     await new Promise((r) => s.once('listening', r));
     try {
       const body = JSON.stringify(text('not for us'));
       const res = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/webhook/whatsapp`, {
-        method: 'POST', headers: { 'X-Hub-Signature-256': signBody(body, secret) }, body,
+        method: 'POST',
+        headers: { 'X-Hub-Signature-256': signBody(body, secret) },
+        body,
       });
       expect(await res.json()).toMatchObject({ new: 0, ignored: 1 });
       expect(await inbox.count()).toBe(0);
@@ -218,7 +248,9 @@ describe('operations routes', () => {
 
   it('keeps Bull Board behind the admin login', async () => {
     expect((await fetch(`${base}/admin/queues`)).status).toBe(401);
-    const res = await fetch(`${base}/admin/queues`, { headers: { Authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}` } });
+    const res = await fetch(`${base}/admin/queues`, {
+      headers: { Authorization: `Basic ${Buffer.from('admin:pw').toString('base64')}` },
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/<html/i);
   });

@@ -61,7 +61,12 @@ export async function handleInboundMessage(deps: InboundDeps, inboxEventId: stri
   }
 }
 
-async function answer(deps: InboundDeps, inboxEventId: string, provider: string, payload: unknown): Promise<InboundOutcome> {
+async function answer(
+  deps: InboundDeps,
+  inboxEventId: string,
+  provider: string,
+  payload: unknown,
+): Promise<InboundOutcome> {
   const parsed = StoredInboundMessage.safeParse(payload);
   if (!parsed.success) {
     throw new UnrecoverableError(`inbox event ${inboxEventId} holds no readable message: ${parsed.error.message}`);

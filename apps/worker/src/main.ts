@@ -22,7 +22,12 @@ import { createSender } from './sender.factory';
 
 async function main() {
   const config = loadWorkerConfig();
-  const logger = createLogger({ service: 'worker', level: config.LOG_LEVEL, format: config.LOG_FORMAT, nodeEnv: config.NODE_ENV });
+  const logger = createLogger({
+    service: 'worker',
+    level: config.LOG_LEVEL,
+    format: config.LOG_FORMAT,
+    nodeEnv: config.NODE_ENV,
+  });
   const db = createDb({ url: config.DATABASE_URL, poolSize: Math.min(20, config.WORKER_CONCURRENCY) });
   const connection = createRedis(config.REDIS_URL, 'worker');
   connection.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
@@ -63,7 +68,10 @@ async function main() {
     }),
     new Worker(
       maintenanceQueue.name,
-      maintenanceProcessor({ db, inbox, send, logger }, { inboxSweepAfterMs: config.INBOX_SWEEP_AFTER_MS }) as Processor,
+      maintenanceProcessor(
+        { db, inbox, send, logger },
+        { inboxSweepAfterMs: config.INBOX_SWEEP_AFTER_MS },
+      ) as Processor,
       { ...common, concurrency: 1 },
     ),
   ];
@@ -71,7 +79,12 @@ async function main() {
     metrics.observe(worker);
     worker.on('error', (error) => logger.error('worker error', { queue: worker.name, ...errorFields(error) }));
     worker.on('failed', (job, error) => {
-      logger.warn('job failed', { queue: worker.name, jobId: job?.id, attempt: job?.attemptsMade, ...errorFields(error) });
+      logger.warn('job failed', {
+        queue: worker.name,
+        jobId: job?.id,
+        attempt: job?.attemptsMade,
+        ...errorFields(error),
+      });
     });
     void worker.run();
   }
@@ -81,8 +94,14 @@ async function main() {
     registry: metrics.registry,
     health: async () => {
       const [redisOk, dbOk] = await Promise.all([
-        connection.ping().then(() => true, () => false),
-        pingDb(db).then(() => true, () => false),
+        connection.ping().then(
+          () => true,
+          () => false,
+        ),
+        pingDb(db).then(
+          () => true,
+          () => false,
+        ),
       ]);
       const running = workers.every((w) => w.isRunning());
       return { ok: redisOk && dbOk && running, detail: { redis: redisOk, postgres: dbOk, workersRunning: running } };

@@ -68,7 +68,13 @@ async function receive(body: string, from = `55119${String(++seq).padStart(8, '0
   const payload = fx.messagesNotification({ profileName: 'Maria Silva', messages: [fx.textMessage({ from, body })] });
   const [message] = extractEvents(payload).messages;
   const [row] = await recordInboxEvents(db, [
-    { provider: 'cloud', kind: 'message', channelKey: message!.phoneNumberId, dedupeKey: message!.wamid, payload: message },
+    {
+      provider: 'cloud',
+      kind: 'message',
+      channelKey: message!.phoneNumberId,
+      dedupeKey: message!.wamid,
+      payload: message,
+    },
   ]);
   return { inboxEventId: row!.id, from, wamid: message!.wamid };
 }
@@ -79,7 +85,11 @@ describe('answering an inbound message', () => {
     const outcome = await handleInboundMessage(deps, inboxEventId);
     expect(outcome?.outcome).toBe('answered');
     const reply = await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! }, include: { turn: true } });
-    expect(reply).toMatchObject({ direction: 'outbound', status: 'queued', body: expect.stringMatching(/^Olá, Maria!/) });
+    expect(reply).toMatchObject({
+      direction: 'outbound',
+      status: 'queued',
+      body: expect.stringMatching(/^Olá, Maria!/),
+    });
     expect(reply.turn).toMatchObject({ status: 'done', engine: 'local', seq: 1 });
     expect((await sendQ.getJob(`send-${reply.id}`))?.data).toEqual({ messageId: reply.id });
     const contact = await db.contact.findUniqueOrThrow({ where: { waId: from } });
@@ -122,7 +132,9 @@ describe('answering an inbound message', () => {
     const second = await receive('alguém aí?', first.from);
     const outcome = await handleInboundMessage(deps, second.inboxEventId);
     expect(outcome).toMatchObject({ outcome: 'not_for_bot', replyIds: [] });
-    expect(await db.message.count({ where: { conversationId: answered!.conversationId, direction: 'inbound' } })).toBe(2);
+    expect(await db.message.count({ where: { conversationId: answered!.conversationId, direction: 'inbound' } })).toBe(
+      2,
+    );
   });
 });
 
@@ -139,7 +151,11 @@ describe('sending through the Cloud API', () => {
     const accepted = graph.accepted.find((a) => a.body.to === reply.from)!;
     expect(accepted.phoneNumberId).toBe(fx.DEFAULT_PHONE_NUMBER_ID);
     expect(accepted.apiVersion).toBe('v21.0');
-    expect(accepted.body).toMatchObject({ messaging_product: 'whatsapp', type: 'text', text: { body: expect.stringMatching(/^Olá/) } });
+    expect(accepted.body).toMatchObject({
+      messaging_product: 'whatsapp',
+      type: 'text',
+      text: { body: expect.stringMatching(/^Olá/) },
+    });
     expect(graph.requests.at(-1)?.authorization).toBe('Bearer token');
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'sent',
@@ -158,15 +174,24 @@ describe('sending through the Cloud API', () => {
   it('puts a message back to queued with the error when a retryable failure happens', async () => {
     const reply = await queuedReply();
     graph.next({ kind: 'fail', status: 503, body: { error: { message: 'Service unavailable', code: 131016 } } });
-    const error = await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false }).catch((e: unknown) => e);
+    const error = await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(SendError);
     expect((error as SendError).retryable).toBe(true);
-    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({ status: 'queued', errorCode: '131016' });
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'queued',
+      errorCode: '131016',
+    });
   });
 
   it('fails at once, with the reason, on an error that retrying cannot fix', async () => {
     const reply = await queuedReply();
-    graph.next({ kind: 'fail', status: 400, body: { error: { message: '(#100) Invalid parameter', code: 100, error_data: { details: 'to is invalid' } } } });
+    graph.next({
+      kind: 'fail',
+      status: 400,
+      body: { error: { message: '(#100) Invalid parameter', code: 100, error_data: { details: 'to is invalid' } } },
+    });
     await expect(sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })).rejects.toThrow(/100/);
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'failed',
@@ -177,11 +202,17 @@ describe('sending through the Cloud API', () => {
 
   it('retries through the queue with backoff until the provider recovers, then sends once', async () => {
     const reply = await queuedReply();
-    graph.next({ kind: 'fail', status: 500 }, { kind: 'fail', status: 429, body: { error: { message: 'throughput', code: 130429 } } });
+    graph.next(
+      { kind: 'fail', status: 500 },
+      { kind: 'fail', status: 429, body: { error: { message: 'throughput', code: 130429 } } },
+    );
     const worker = new Worker(sendQueue.name, sendProcessor({ db, sender, logger }), {
       connection: redis,
       prefix,
-      settings: { backoffStrategy: (attemptsMade, type) => (type === SEND_BACKOFF ? sendRetryDelay([50, 100, 200], attemptsMade) : 0) },
+      settings: {
+        backoffStrategy: (attemptsMade, type) =>
+          type === SEND_BACKOFF ? sendRetryDelay([50, 100, 200], attemptsMade) : 0,
+      },
     });
     try {
       await new Producer(sendQueue, sendQ, { attempts: 4 }).add({ messageId: reply.id });
@@ -210,14 +241,28 @@ describe('delivery statuses', () => {
     const outcome = await handleInboundMessage(deps, inboxEventId);
     const sent = await sendOutbound({ db, sender, logger }, outcome!.replyIds[0]!, { isLastAttempt: false });
     const record = async (wamid: string, status: string) => {
-      const [s] = extractEvents(fx.statusNotification({ wamid, status, recipientId: '5511900000000' } as never)).statuses;
-      const [row] = await recordInboxEvents(db, [{ provider: 'cloud', kind: 'status', channelKey: s!.phoneNumberId, dedupeKey: `${wamid}|${status}`, payload: s }]);
+      const [s] = extractEvents(
+        fx.statusNotification({ wamid, status, recipientId: '5511900000000' } as never),
+      ).statuses;
+      const [row] = await recordInboxEvents(db, [
+        {
+          provider: 'cloud',
+          kind: 'status',
+          channelKey: s!.phoneNumberId,
+          dedupeKey: `${wamid}|${status}`,
+          payload: s,
+        },
+      ]);
       return row!.id;
     };
     await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'read'));
     await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'delivered'));
-    expect(await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! } })).toMatchObject({ status: 'read' });
-    await expect(handleStatus({ db, logger }, await record('wamid.not-ours', 'delivered'))).rejects.toThrow(StatusTargetNotFound);
+    expect(await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! } })).toMatchObject({
+      status: 'read',
+    });
+    await expect(handleStatus({ db, logger }, await record('wamid.not-ours', 'delivered'))).rejects.toThrow(
+      StatusTargetNotFound,
+    );
   });
 });
 

@@ -23,7 +23,8 @@ export function createWorkerMetrics() {
     observe(worker: Worker) {
       worker.on('completed', (job) => {
         jobs.inc({ queue: worker.name, outcome: 'completed' });
-        if (job.processedOn && job.finishedOn) duration.observe({ queue: worker.name }, (job.finishedOn - job.processedOn) / 1000);
+        if (job.processedOn && job.finishedOn)
+          duration.observe({ queue: worker.name }, (job.finishedOn - job.processedOn) / 1000);
       });
       worker.on('failed', (job) => {
         const final = !job || job.attemptsMade >= (job.opts.attempts ?? 1) || job.finishedOn !== undefined;

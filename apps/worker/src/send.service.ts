@@ -46,7 +46,11 @@ export async function sendOutbound(
       throw failure;
     }
     await markSendFailed(deps.db, messageId, reason);
-    log.error('send failed for good', { errorCode: failure.code, error: failure.message, retryable: failure.retryable });
+    log.error('send failed for good', {
+      errorCode: failure.code,
+      error: failure.message,
+      retryable: failure.retryable,
+    });
     throw new UnrecoverableError(`send of ${messageId} failed: ${failure.code} ${failure.message}`);
   }
 }

@@ -1,5 +1,12 @@
 import { UnrecoverableError } from 'bullmq';
-import { applyDeliveryStatus, DELIVERY_STATUSES, getInboxEvent, markInboxProcessed, type Db, type DeliveryStatus } from '@zapflow/db';
+import {
+  applyDeliveryStatus,
+  DELIVERY_STATUSES,
+  getInboxEvent,
+  markInboxProcessed,
+  type Db,
+  type DeliveryStatus,
+} from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import { StoredStatusUpdate } from '@zapflow/whatsapp';
 

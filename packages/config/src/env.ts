@@ -72,7 +72,10 @@ export const workerEnv = {
     .transform((v, ctx) => {
       const delays = v.split(',').map((s) => Number(s.trim()));
       if (delays.some((d) => !Number.isInteger(d) || d < 0)) {
-        ctx.addIssue({ code: 'custom', message: 'a comma list of non-negative milliseconds, e.g. 60000,120000,240000' });
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a comma list of non-negative milliseconds, e.g. 60000,120000,240000',
+        });
         return z.NEVER;
       }
       return delays;

@@ -4,7 +4,10 @@ import { adminPasswordInProduction, ConfigError, loadConfig, productionSafety, p
 
 const rules = [providerRequirements, productionSafety, adminPasswordInProduction];
 
-function problems(env: NodeJS.ProcessEnv, load: (e: NodeJS.ProcessEnv) => unknown = (e) => loadConfig(webhookApiEnv, e, rules)): string[] {
+function problems(
+  env: NodeJS.ProcessEnv,
+  load: (e: NodeJS.ProcessEnv) => unknown = (e) => loadConfig(webhookApiEnv, e, rules),
+): string[] {
   try {
     load(env);
     return [];
@@ -62,10 +65,15 @@ describe('configuration', () => {
   it('reads the send retry schedule as a list of milliseconds', () => {
     expect(loadConfig(workerEnv, {}).SEND_RETRY_DELAYS_MS).toEqual([60000, 120000, 240000]);
     expect(loadConfig(workerEnv, { SEND_RETRY_DELAYS_MS: '10, 20' }).SEND_RETRY_DELAYS_MS).toEqual([10, 20]);
-    expect(problems({ SEND_RETRY_DELAYS_MS: '10,soon' }, (e) => loadConfig(workerEnv, e))[0]).toMatch(/^SEND_RETRY_DELAYS_MS:/);
+    expect(problems({ SEND_RETRY_DELAYS_MS: '10,soon' }, (e) => loadConfig(workerEnv, e))[0]).toMatch(
+      /^SEND_RETRY_DELAYS_MS:/,
+    );
   });
 
   it('splits the list of business numbers', () => {
-    expect(loadConfig(webhookApiEnv, { WHATSAPP_PHONE_NUMBER_IDS: '111, 222,' }).WHATSAPP_PHONE_NUMBER_IDS).toEqual(['111', '222']);
+    expect(loadConfig(webhookApiEnv, { WHATSAPP_PHONE_NUMBER_IDS: '111, 222,' }).WHATSAPP_PHONE_NUMBER_IDS).toEqual([
+      '111',
+      '222',
+    ]);
   });
 });

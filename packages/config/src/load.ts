@@ -45,8 +45,14 @@ interface ProductionFields {
 export const providerRequirements: Rule<ProductionFields> = (c) => {
   const problems: string[] = [];
   if (c.WHATSAPP_PROVIDER === 'cloud') {
-    if (!c.WHATSAPP_APP_SECRET) problems.push('WHATSAPP_APP_SECRET: required when WHATSAPP_PROVIDER=cloud (Meta app settings > Basic > App secret)');
-    if (!c.WHATSAPP_ACCESS_TOKEN) problems.push('WHATSAPP_ACCESS_TOKEN: required when WHATSAPP_PROVIDER=cloud (a system-user token with whatsapp_business_messaging)');
+    if (!c.WHATSAPP_APP_SECRET)
+      problems.push(
+        'WHATSAPP_APP_SECRET: required when WHATSAPP_PROVIDER=cloud (Meta app settings > Basic > App secret)',
+      );
+    if (!c.WHATSAPP_ACCESS_TOKEN)
+      problems.push(
+        'WHATSAPP_ACCESS_TOKEN: required when WHATSAPP_PROVIDER=cloud (a system-user token with whatsapp_business_messaging)',
+      );
   }
   if (c.WHATSAPP_PROVIDER === 'evolution') {
     for (const key of ['EVOLUTION_API_URL', 'EVOLUTION_API_KEY', 'EVOLUTION_INSTANCE'] as const) {

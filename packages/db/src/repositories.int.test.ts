@@ -59,7 +59,13 @@ describe('migrations', () => {
 
 describe('inbox', () => {
   it('returns only new events, so a duplicate delivery is never queued twice', async () => {
-    const event = { provider: 'cloud', kind: 'message' as const, channelKey: 'pn-1', dedupeKey: `wamid.${randomUUID()}`, payload: { a: 1 } };
+    const event = {
+      provider: 'cloud',
+      kind: 'message' as const,
+      channelKey: 'pn-1',
+      dedupeKey: `wamid.${randomUUID()}`,
+      payload: { a: 1 },
+    };
     const first = await recordInboxEvents(db, [event]);
     const again = await recordInboxEvents(db, [event, { ...event, dedupeKey: `wamid.${randomUUID()}` }]);
     expect(first).toHaveLength(1);
@@ -68,14 +74,26 @@ describe('inbox', () => {
   });
 
   it('lets exactly one of 50 concurrent recordings of one message win', async () => {
-    const event = { provider: 'cloud', kind: 'message' as const, channelKey: 'pn-1', dedupeKey: `wamid.${randomUUID()}`, payload: {} };
+    const event = {
+      provider: 'cloud',
+      kind: 'message' as const,
+      channelKey: 'pn-1',
+      dedupeKey: `wamid.${randomUUID()}`,
+      payload: {},
+    };
     const results = await Promise.all(Array.from({ length: 50 }, () => recordInboxEvents(db, [event])));
     expect(results.flat()).toHaveLength(1);
   });
 
   it('stores the payload as JSON, including unicode', async () => {
     const [row] = await recordInboxEvents(db, [
-      { provider: 'cloud', kind: 'message', channelKey: 'pn-1', dedupeKey: `wamid.${randomUUID()}`, payload: { text: 'olá 🚗 "aspas"' } },
+      {
+        provider: 'cloud',
+        kind: 'message',
+        channelKey: 'pn-1',
+        dedupeKey: `wamid.${randomUUID()}`,
+        payload: { text: 'olá 🚗 "aspas"' },
+      },
     ]);
     const stored = await db.inboxEvent.findUniqueOrThrow({ where: { id: row!.id } });
     expect(stored.payload).toEqual({ text: 'olá 🚗 "aspas"' });
@@ -92,11 +110,17 @@ describe('inbox', () => {
     ]);
     expect([...a, ...b].filter((e) => e.id === row!.id)).toHaveLength(1);
     // Swept just now: not again until another grace period has passed.
-    expect((await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id)).not.toContain(row!.id);
+    expect(
+      (await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id),
+    ).not.toContain(row!.id);
     await db.inboxEvent.update({ where: { id: row!.id }, data: { lastSweptAt: new Date(Date.now() - 60_000) } });
-    expect((await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id)).toContain(row!.id);
+    expect(
+      (await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id),
+    ).toContain(row!.id);
     await db.inboxEvent.update({ where: { id: row!.id }, data: { lastSweptAt: new Date(Date.now() - 60_000) } });
-    expect((await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id)).not.toContain(row!.id);
+    expect(
+      (await claimStaleInboxEvents(db, { olderThanMs: 1000, limit: 100, maxSweeps: 2 })).map((e) => e.id),
+    ).not.toContain(row!.id);
     await markInboxProcessed(db, row!.id);
   });
 });
@@ -135,9 +159,18 @@ describe('conversations and messages', () => {
     const waId = '5511999990004';
     for (let i = 0; i < 3; i++) {
       const { conversation, message } = await storeInboundMessage(db, inbound({ waId }));
-      await commitTurn(db, { conversationId: conversation.id, channelId: message.channelId, inputMessageIds: [message.id], input: [], result: turnResult });
+      await commitTurn(db, {
+        conversationId: conversation.id,
+        channelId: message.channelId,
+        inputMessageIds: [message.id],
+        input: [],
+        result: turnResult,
+      });
     }
-    const contact = await db.contact.findUniqueOrThrow({ where: { waId }, include: { conversations: { include: { turns: true } } } });
+    const contact = await db.contact.findUniqueOrThrow({
+      where: { waId },
+      include: { conversations: { include: { turns: true } } },
+    });
     expect(contact.conversations[0]!.turns.map((t) => t.seq).sort()).toEqual([1, 2, 3]);
   });
 });
@@ -145,7 +178,13 @@ describe('conversations and messages', () => {
 describe('delivery statuses', () => {
   async function sentMessage() {
     const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990005' }));
-    const committed = await commitTurn(db, { conversationId: conversation.id, channelId: message.channelId, inputMessageIds: [message.id], input: [], result: turnResult });
+    const committed = await commitTurn(db, {
+      conversationId: conversation.id,
+      channelId: message.channelId,
+      inputMessageIds: [message.id],
+      input: [],
+      result: turnResult,
+    });
     const reply = committed!.outbound[0]!;
     const wamid = `wamid.out.${randomUUID()}`;
     expect(await claimForSending(db, reply.id)).toBe(true);
@@ -157,7 +196,12 @@ describe('delivery statuses', () => {
     const m = await sentMessage();
     const t = (s: number) => new Date(Date.UTC(2026, 10, 24, 12, 0, s));
     await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'read', at: t(5) });
-    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'delivered', at: t(3) });
+    await applyDeliveryStatus(db, {
+      channelId: m.channelId,
+      providerMessageId: m.wamid,
+      status: 'delivered',
+      at: t(3),
+    });
     const row = await db.message.findUniqueOrThrow({ where: { id: m.id } });
     expect(row.status).toBe('read');
     expect(row.readAt).toEqual(t(5));
@@ -166,28 +210,61 @@ describe('delivery statuses', () => {
 
   it('keeps the first time a repeated status was seen', async () => {
     const m = await sentMessage();
-    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'delivered', at: new Date(1000) });
-    await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: m.wamid, status: 'delivered', at: new Date(9000) });
+    await applyDeliveryStatus(db, {
+      channelId: m.channelId,
+      providerMessageId: m.wamid,
+      status: 'delivered',
+      at: new Date(1000),
+    });
+    await applyDeliveryStatus(db, {
+      channelId: m.channelId,
+      providerMessageId: m.wamid,
+      status: 'delivered',
+      at: new Date(9000),
+    });
     expect((await db.message.findUniqueOrThrow({ where: { id: m.id } })).deliveredAt).toEqual(new Date(1000));
   });
 
   it('records a failure with its code unless the message was already delivered', async () => {
     const m = await sentMessage();
     await applyDeliveryStatus(db, {
-      channelId: m.channelId, providerMessageId: m.wamid, status: 'failed', at: new Date(),
+      channelId: m.channelId,
+      providerMessageId: m.wamid,
+      status: 'failed',
+      at: new Date(),
       error: { code: '131026', message: 'Message undeliverable' },
     });
-    expect(await db.message.findUniqueOrThrow({ where: { id: m.id } })).toMatchObject({ status: 'failed', errorCode: '131026' });
+    expect(await db.message.findUniqueOrThrow({ where: { id: m.id } })).toMatchObject({
+      status: 'failed',
+      errorCode: '131026',
+    });
 
     const delivered = await sentMessage();
-    await applyDeliveryStatus(db, { channelId: delivered.channelId, providerMessageId: delivered.wamid, status: 'delivered', at: new Date() });
-    await applyDeliveryStatus(db, { channelId: delivered.channelId, providerMessageId: delivered.wamid, status: 'failed', at: new Date() });
+    await applyDeliveryStatus(db, {
+      channelId: delivered.channelId,
+      providerMessageId: delivered.wamid,
+      status: 'delivered',
+      at: new Date(),
+    });
+    await applyDeliveryStatus(db, {
+      channelId: delivered.channelId,
+      providerMessageId: delivered.wamid,
+      status: 'failed',
+      at: new Date(),
+    });
     expect((await db.message.findUniqueOrThrow({ where: { id: delivered.id } })).status).toBe('delivered');
   });
 
   it('says so when no outbound message has the wamid', async () => {
     const m = await sentMessage();
-    expect(await applyDeliveryStatus(db, { channelId: m.channelId, providerMessageId: 'wamid.unknown', status: 'read', at: new Date() })).toBe(false);
+    expect(
+      await applyDeliveryStatus(db, {
+        channelId: m.channelId,
+        providerMessageId: 'wamid.unknown',
+        status: 'read',
+        at: new Date(),
+      }),
+    ).toBe(false);
   });
 
   it('never sends a message twice once it is sent', async () => {
@@ -200,7 +277,9 @@ describe('concurrent first messages', () => {
   it('creates one channel, contact and conversation when a new contact sends 20 messages at once', async () => {
     const waId = '5511999990099';
     const channelExternalId = `pn-${randomUUID()}`;
-    const results = await Promise.all(Array.from({ length: 20 }, () => storeInboundMessage(db, inbound({ waId, channelExternalId }))));
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () => storeInboundMessage(db, inbound({ waId, channelExternalId }))),
+    );
     expect(new Set(results.map((r) => r.conversation.id)).size).toBe(1);
     expect(await db.channel.count({ where: { externalId: channelExternalId } })).toBe(1);
     expect(await db.message.count({ where: { conversationId: results[0]!.conversation.id } })).toBe(20);
@@ -211,7 +290,13 @@ describe('concurrent statuses', () => {
   it('ends at the furthest status whatever order concurrent statuses are applied in', async () => {
     for (let round = 0; round < 5; round++) {
       const { conversation, message } = await storeInboundMessage(db, inbound({ waId: `55119999902${round}` }));
-      const committed = await commitTurn(db, { conversationId: conversation.id, channelId: message.channelId, inputMessageIds: [message.id], input: [], result: turnResult });
+      const committed = await commitTurn(db, {
+        conversationId: conversation.id,
+        channelId: message.channelId,
+        inputMessageIds: [message.id],
+        input: [],
+        result: turnResult,
+      });
       const reply = committed!.outbound[0]!;
       const wamid = `wamid.race.${randomUUID()}`;
       await claimForSending(db, reply.id);

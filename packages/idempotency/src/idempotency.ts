@@ -53,7 +53,14 @@ export class Idempotency {
 
   async claim<T = unknown>(id: string): Promise<ClaimResult<T>> {
     const token = randomUUID();
-    const previous = await this.redis.set(this.key(id), IN_PROGRESS + token, 'PX', this.options.inProgressTtlMs, 'NX', 'GET');
+    const previous = await this.redis.set(
+      this.key(id),
+      IN_PROGRESS + token,
+      'PX',
+      this.options.inProgressTtlMs,
+      'NX',
+      'GET',
+    );
     if (previous === null) return { state: 'claimed', token };
     if (previous.startsWith(DONE)) return { state: 'done', result: JSON.parse(previous.slice(DONE.length)) as T };
     return { state: 'in_progress' };
@@ -78,7 +85,10 @@ export class Idempotency {
   }
 
   /** Runs `work` at most once per id (while the "done" record lives), returning the cached result. */
-  async once<T>(id: string, work: () => Promise<T>): Promise<{ state: 'done' | 'ran'; result: T } | { state: 'in_progress' }> {
+  async once<T>(
+    id: string,
+    work: () => Promise<T>,
+  ): Promise<{ state: 'done' | 'ran'; result: T } | { state: 'in_progress' }> {
     const claim = await this.claim<T>(id);
     if (claim.state !== 'claimed') return claim;
     try {

@@ -26,7 +26,13 @@ const redact = winston.format((info) => {
  * development. Callers pass ids (messageId, jobId, conversationId) as metadata, not in the text,
  * so they can be searched.
  */
-export function createLogger({ service, level = 'info', format, nodeEnv = 'development', silent = false }: LoggerOptions): Logger {
+export function createLogger({
+  service,
+  level = 'info',
+  format,
+  nodeEnv = 'development',
+  silent = false,
+}: LoggerOptions): Logger {
   const json = (format ?? (nodeEnv === 'production' ? 'json' : 'pretty')) === 'json';
   return winston.createLogger({
     level,

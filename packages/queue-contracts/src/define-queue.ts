@@ -35,7 +35,11 @@ export class Producer<S extends z.ZodType> {
 
   async add(data: z.input<S>, options: JobsOptions = {}) {
     const parsed = this.contract.schema.parse(data) as z.infer<S>;
-    return this.queue.add(this.contract.jobName, parsed, { jobId: this.contract.jobId(parsed), ...this.defaults, ...options });
+    return this.queue.add(this.contract.jobName, parsed, {
+      jobId: this.contract.jobId(parsed),
+      ...this.defaults,
+      ...options,
+    });
   }
 
   /** One round trip for many jobs. */
@@ -44,7 +48,11 @@ export class Producer<S extends z.ZodType> {
     return this.queue.addBulk(
       items.map((data) => {
         const parsed = this.contract.schema.parse(data) as z.infer<S>;
-        return { name: this.contract.jobName, data: parsed, opts: { jobId: this.contract.jobId(parsed), ...this.defaults, ...options } };
+        return {
+          name: this.contract.jobName,
+          data: parsed,
+          opts: { jobId: this.contract.jobId(parsed), ...this.defaults, ...options },
+        };
       }),
     );
   }

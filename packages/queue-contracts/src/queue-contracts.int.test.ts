@@ -49,7 +49,10 @@ describe('queue contracts (real Redis)', () => {
   });
 
   it('makes job ids BullMQ accepts: no colon, never all digits', () => {
-    for (const id of [inboxQueue.jobId({ inboxEventId: randomUUID(), kind: 'message' }), sendQueue.jobId({ messageId: randomUUID() })]) {
+    for (const id of [
+      inboxQueue.jobId({ inboxEventId: randomUUID(), kind: 'message' }),
+      sendQueue.jobId({ messageId: randomUUID() }),
+    ]) {
       expect(id).not.toContain(':');
       expect(id).not.toMatch(/^\d+$/);
     }
@@ -60,7 +63,11 @@ describe('queue contracts (real Redis)', () => {
   });
 
   it('still reads job data written by an earlier version (extra fields are dropped)', () => {
-    const yesterday = { inboxEventId: '6f1c7c1e-8f0a-4a8e-9c59-2f0f5d3f0a11', kind: 'message', receivedAt: 1732400000000 };
+    const yesterday = {
+      inboxEventId: '6f1c7c1e-8f0a-4a8e-9c59-2f0f5d3f0a11',
+      kind: 'message',
+      receivedAt: 1732400000000,
+    };
     expect(parseJobData(inboxQueue, yesterday)).toEqual({ inboxEventId: yesterday.inboxEventId, kind: 'message' });
     expect(InboxJob.safeParse({ inboxEventId: yesterday.inboxEventId, kind: 'message' }).success).toBe(true);
   });

@@ -31,11 +31,17 @@ export async function startOpsServer({
       );
     } else if (req.url === '/health' || req.url === '/ready') {
       health().then(
-        ({ ok, detail }) => reply(ok ? 200 : 503, 'application/json', JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...detail })),
-        (error: Error) => reply(503, 'application/json', JSON.stringify({ status: 'unavailable', error: error.message })),
+        ({ ok, detail }) =>
+          reply(ok ? 200 : 503, 'application/json', JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...detail })),
+        (error: Error) =>
+          reply(503, 'application/json', JSON.stringify({ status: 'unavailable', error: error.message })),
       );
     } else {
-      reply(404, 'application/json', JSON.stringify({ error: { code: 'not_found', message: 'try /health or /metrics' } }));
+      reply(
+        404,
+        'application/json',
+        JSON.stringify({ error: { code: 'not_found', message: 'try /health or /metrics' } }),
+      );
     }
   });
   await new Promise<void>((resolve, reject) => {

@@ -12,9 +12,7 @@ export interface AcceptedMessage {
 
 /** What to do with the next request: fail it, delay it, or hold it open until released. */
 export type Behaviour =
-  | { kind: 'fail'; status: number; body?: unknown }
-  | { kind: 'delay'; ms: number }
-  | { kind: 'hold' };
+  { kind: 'fail'; status: number; body?: unknown } | { kind: 'delay'; ms: number } | { kind: 'hold' };
 
 /**
  * A stand-in for Meta's Graph API on 127.0.0.1: `POST /{version}/{phone_number_id}/messages`
@@ -93,11 +91,17 @@ export class GraphStandIn {
       return this.reply(res, 404, { error: { message: 'Unknown path', code: 100 } });
     }
     if (req.headers.authorization !== `Bearer ${this.accessToken}`) {
-      return this.reply(res, 401, { error: { message: 'Invalid OAuth access token', type: 'OAuthException', code: 190 } });
+      return this.reply(res, 401, {
+        error: { message: 'Invalid OAuth access token', type: 'OAuthException', code: 190 },
+      });
     }
     const behaviour = this.plan.shift();
     if (behaviour?.kind === 'fail') {
-      return this.reply(res, behaviour.status, behaviour.body ?? { error: { message: 'stand-in failure', code: 131000 } });
+      return this.reply(
+        res,
+        behaviour.status,
+        behaviour.body ?? { error: { message: 'stand-in failure', code: 131000 } },
+      );
     }
     if (behaviour?.kind === 'delay') await new Promise((r) => setTimeout(r, behaviour.ms));
     if (behaviour?.kind === 'hold') {

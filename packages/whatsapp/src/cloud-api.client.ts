@@ -51,7 +51,11 @@ export class CloudApiClient implements WhatsAppSender {
 
   /** Marks an inbound message as read (blue ticks). */
   async markAsRead(channelExternalId: string, providerMessageId: string): Promise<void> {
-    await this.post(channelExternalId, { messaging_product: 'whatsapp', status: 'read', message_id: providerMessageId });
+    await this.post(channelExternalId, {
+      messaging_product: 'whatsapp',
+      status: 'read',
+      message_id: providerMessageId,
+    });
   }
 
   private async post(phoneNumberId: string, body: unknown): Promise<unknown> {
@@ -60,7 +64,11 @@ export class CloudApiClient implements WhatsAppSender {
       return response.data;
     } catch (error) {
       if (error instanceof AxiosError) {
-        throw classifyGraphError(error.response?.status, error.response?.data, `Cloud API request failed: ${error.message}`);
+        throw classifyGraphError(
+          error.response?.status,
+          error.response?.data,
+          `Cloud API request failed: ${error.message}`,
+        );
       }
       throw error;
     }

@@ -42,7 +42,11 @@ export class EvolutionApiClient implements WhatsAppSender {
       return { providerMessageId: id };
     } catch (error) {
       if (error instanceof AxiosError) {
-        throw classifyGraphError(error.response?.status, error.response?.data, `Evolution API request failed: ${error.message}`);
+        throw classifyGraphError(
+          error.response?.status,
+          error.response?.data,
+          `Evolution API request failed: ${error.message}`,
+        );
       }
       throw error;
     }

@@ -29,13 +29,10 @@ const RETRYABLE_META_CODES = new Set([
 ]);
 
 /** Classifies a Graph API error response (or its absence) into a SendError. */
-export function classifyGraphError(
-  httpStatus: number | undefined,
-  body: unknown,
-  fallbackMessage: string,
-): SendError {
-  const error = (body as { error?: { code?: unknown; message?: unknown; error_data?: { details?: unknown } } } | undefined)
-    ?.error;
+export function classifyGraphError(httpStatus: number | undefined, body: unknown, fallbackMessage: string): SendError {
+  const error = (
+    body as { error?: { code?: unknown; message?: unknown; error_data?: { details?: unknown } } } | undefined
+  )?.error;
   const metaCode = typeof error?.code === 'number' ? error.code : undefined;
   const details = typeof error?.error_data?.details === 'string' ? `: ${error.error_data.details}` : '';
   const message = `${typeof error?.message === 'string' ? error.message : fallbackMessage}${details}`;

@@ -8,7 +8,10 @@ import type { RequestHandler, Router } from 'express';
 export const ADMIN_QUEUES_PATH = '/admin/queues';
 
 /** Bull Board at /admin/queues, behind HTTP basic auth (Bull Board has none of its own). */
-export function adminRouter(queues: Queue[], credentials: { user: string; password: string }): [RequestHandler, Router] {
+export function adminRouter(
+  queues: Queue[],
+  credentials: { user: string; password: string },
+): [RequestHandler, Router] {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(ADMIN_QUEUES_PATH);
   createBullBoard({ queues: queues.map((q) => new BullMQAdapter(q)), serverAdapter });
@@ -24,8 +27,11 @@ function basicAuth({ user, password }: { user: string; password: string }): Requ
       next();
       return;
     }
-    res.set('WWW-Authenticate', 'Basic realm="zapflow admin"').status(401).json({
-      error: { code: 'unauthorized', message: 'log in with ADMIN_USER and ADMIN_PASSWORD' },
-    });
+    res
+      .set('WWW-Authenticate', 'Basic realm="zapflow admin"')
+      .status(401)
+      .json({
+        error: { code: 'unauthorized', message: 'log in with ADMIN_USER and ADMIN_PASSWORD' },
+      });
   };
 }

@@ -9,10 +9,7 @@ export function healthRouter({ db, redis }: { db: Db; redis: Redis }): Router {
     res.json({ status: 'ok' });
   });
   router.get('/ready', async (_req, res) => {
-    const checks = await Promise.all([
-      check('redis', () => redis.ping()),
-      check('postgres', () => pingDb(db)),
-    ]);
+    const checks = await Promise.all([check('redis', () => redis.ping()), check('postgres', () => pingDb(db))]);
     const failed = checks.filter((c) => !c.ok);
     res.status(failed.length ? 503 : 200).json({
       status: failed.length ? 'unavailable' : 'ready',
@@ -23,7 +20,9 @@ export function healthRouter({ db, redis }: { db: Db; redis: Redis }): Router {
 }
 
 async function check(name: string, probe: () => Promise<unknown>) {
-  const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out after 2 s')), 2000).unref());
+  const timeout = new Promise<never>((_, reject) =>
+    setTimeout(() => reject(new Error('timed out after 2 s')), 2000).unref(),
+  );
   try {
     await Promise.race([probe(), timeout]);
     return { name, ok: true as const };

@@ -3,7 +3,8 @@ import { LocalEngine } from './local-engine';
 
 const engine = new LocalEngine();
 const ask = async (text: string, name: string | null = 'Maria Silva') =>
-  (await engine.reply({ contact: { name, waId: '1' }, messages: [{ type: 'text', text }], history: [] })).replies[0]!.body;
+  (await engine.reply({ contact: { name, waId: '1' }, messages: [{ type: 'text', text }], history: [] })).replies[0]!
+    .body;
 
 describe('local engine', () => {
   it('greets in Portuguese by first name and asks how to help', async () => {
@@ -28,7 +29,15 @@ describe('local engine', () => {
   });
 
   it('never answers with silence: media without text and unknown text get a helpful reply', async () => {
-    expect((await engine.reply({ contact: { name: null, waId: '1' }, messages: [{ type: 'image', text: null }], history: [] })).replies[0]!.body).toMatch(/arquivo/);
+    expect(
+      (
+        await engine.reply({
+          contact: { name: null, waId: '1' },
+          messages: [{ type: 'image', text: null }],
+          history: [],
+        })
+      ).replies[0]!.body,
+    ).toMatch(/arquivo/);
     expect(await ask('asdf qwerty')).toMatch(/tell me a bit more/);
   });
 });

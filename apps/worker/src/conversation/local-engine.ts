@@ -4,7 +4,8 @@ type Lang = 'pt' | 'en';
 type Intent = 'greeting' | 'thanks' | 'bye' | 'human' | 'price' | 'media' | 'unknown';
 
 // Words are matched after lower-casing and stripping accents, so "olá" and "ola" are the same.
-const PORTUGUESE = /\b(oi|ola|bom dia|boa tarde|boa noite|tudo bem|obrigad[oa]|valeu|quero|queria|preco|quanto|voce|atendente|carro|tchau|ate logo|por favor)\b/;
+const PORTUGUESE =
+  /\b(oi|ola|bom dia|boa tarde|boa noite|tudo bem|obrigad[oa]|valeu|quero|queria|preco|quanto|voce|atendente|carro|tchau|ate logo|por favor)\b/;
 const INTENTS: [Intent, RegExp][] = [
   ['human', /\b(atendente|humano|pessoa|vendedor|gerente|human|agent|person|representative|someone)\b/],
   ['price', /\b(preco|precos|quanto custa|quanto e|valor|price|prices|how much|cost)\b/],
@@ -35,7 +36,10 @@ const ANSWERS: Record<Lang, Record<Intent, (name: string) => string>> = {
 };
 
 function normalise(text: string): string {
-  return text.toLowerCase().normalize('NFD').replace(/[\u0300-\u036f]/g, '');
+  return text
+    .toLowerCase()
+    .normalize('NFD')
+    .replace(/[\u0300-\u036f]/g, '');
 }
 
 /**

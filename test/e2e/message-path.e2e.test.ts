@@ -136,7 +136,9 @@ describe('webhook to reply, three processes', () => {
     await waitFor('three replies', () => contacts.every((c) => graph.textsTo(c).length >= 1));
     await settled();
     for (const c of contacts) {
-      expect(graph.textsTo(c)).toEqual(['Olá, Carla! Sou o assistente virtual. Como posso ajudar você hoje?']);
+      const replies = graph.textsTo(c);
+      expect(replies).toHaveLength(1);
+      expect(replies[0]).toMatch(/^Bom dia, Carla!/);
       expect(graph.accepted.find((a) => a.body.to === c)?.phoneNumberId).toBe(fx.DEFAULT_PHONE_NUMBER_ID);
     }
   });

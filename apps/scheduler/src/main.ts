@@ -19,7 +19,10 @@ async function main() {
   const queue = createQueue(maintenanceQueue, connection, config.QUEUE_PREFIX);
   queue.on('error', (error) => logger.warn('queue error', { error: error.message }));
 
-  const schedules = await registerSchedules(queue, config);
+  const schedules = await registerSchedules(queue, {
+    sweepEveryMs: config.sweepEveryMs,
+    idleReleaseMs: config.HANDOFF_IDLE_RELEASE_MS,
+  });
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'zapflow_scheduler_' });
   const ops = await startOpsServer({

@@ -8,6 +8,7 @@ import { HttpError } from './http-error';
 import type { IngestDeps } from './ingest.service';
 import type { ApiMetrics } from './metrics';
 import { ADMIN_QUEUES_PATH, adminRouter } from './routes/admin.route';
+import { apiRouter, type ApiKey } from './routes/api.route';
 import { healthRouter } from './routes/health.route';
 import { whatsappWebhookRouter, type WhatsAppWebhookOptions } from './routes/whatsapp-webhook.route';
 
@@ -19,6 +20,7 @@ export interface AppDeps extends IngestDeps {
   queues: Queue[];
   webhook: WhatsAppWebhookOptions;
   admin: { user: string; password: string };
+  apiKeys: ApiKey[];
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -32,6 +34,7 @@ export function createApp(deps: AppDeps): express.Express {
   });
   app.use(whatsappWebhookRouter(deps, deps.webhook));
   app.use(ADMIN_QUEUES_PATH, ...adminRouter(deps.queues, deps.admin));
+  app.use('/api', apiRouter({ db: deps.db, logger: deps.logger, keys: deps.apiKeys }));
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
   });

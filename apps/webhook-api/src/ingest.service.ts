@@ -39,7 +39,14 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
       ignored++;
       continue;
     }
-    events.push({ provider: 'cloud', kind: 'message', channelKey: m.phoneNumberId, dedupeKey: m.wamid, payload: m });
+    events.push({
+      provider: 'cloud',
+      kind: 'message',
+      channelKey: m.phoneNumberId,
+      dedupeKey: m.wamid,
+      sender: m.waId,
+      payload: m,
+    });
   }
   for (const s of statuses) {
     if (!allowed(s.phoneNumberId)) {

@@ -5,6 +5,7 @@ import { createLogger } from '@zapflow/logger';
 import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
 import { exitOnStartupError, onShutdown } from '@zapflow/runtime';
 import { createApp } from './app';
+import { parseApiKeys } from './routes/api.route';
 import { loadWebhookApiConfig } from './config';
 import { createMetrics } from './metrics';
 
@@ -51,6 +52,7 @@ async function main() {
       bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
     },
     admin: { user: config.ADMIN_USER, password: adminPassword },
+    apiKeys: parseApiKeys(config.API_KEYS),
   });
   const server = app.listen(config.PORT);
   await new Promise<void>((resolve, reject) => {

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createDb, type Db } from '@zapflow/db';
+import { createDb, storeInboundMessage, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
 import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
 import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
@@ -37,6 +37,7 @@ beforeAll(async () => {
     phoneNumberIds: [],
     webhook: { appSecret: secret, verifyToken: 'verify-me', bodyLimitBytes: 64 * 1024 },
     admin: { user: 'admin', password: 'pw' },
+    apiKeys: [{ org: 'acme', key: 'secret-key' }],
   });
   server = app.listen(0);
   await new Promise((r) => server.once('listening', r));
@@ -179,6 +180,7 @@ describe('POST /webhook/whatsapp', () => {
       phoneNumberIds: [],
       webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
       admin: { user: 'a', password: 'b' },
+      apiKeys: [],
     });
     const s = app.listen(0);
     await new Promise((r) => s.once('listening', r));
@@ -214,6 +216,7 @@ describe('POST /webhook/whatsapp', () => {
       phoneNumberIds: ['some-other-number'],
       webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
       admin: { user: 'a', password: 'b' },
+      apiKeys: [],
     });
     const s = app.listen(0);
     await new Promise((r) => s.once('listening', r));
@@ -253,5 +256,51 @@ describe('operations routes', () => {
     });
     expect(res.status).toBe(200);
     expect(await res.text()).toMatch(/<html/i);
+  });
+});
+
+describe('operator API', () => {
+  const auth = { Authorization: 'Bearer secret-key', 'Content-Type': 'application/json' };
+  const release = (id: string, headers: Record<string, string> = auth) =>
+    fetch(`${base}/api/conversations/${id}/release`, { method: 'POST', headers });
+
+  it('refuses a missing or unknown key with 401 and a JSON error', async () => {
+    const id = '6f1c7c1e-8f0a-4a8e-9c59-2f0f5d3f0a11';
+    const attempts: Record<string, string>[] = [{}, { Authorization: 'Bearer nope' }, { Authorization: 'secret-key' }];
+    for (const headers of attempts) {
+      const res = await release(id, headers);
+      expect(res.status).toBe(401);
+      expect(await res.json()).toMatchObject({ error: { code: 'unauthorized' } });
+    }
+  });
+
+  it('answers 400 to an id that is not a UUID and 404 to an unknown conversation', async () => {
+    expect((await release('not-a-uuid')).status).toBe(400);
+    const res = await release('6f1c7c1e-8f0a-4a8e-9c59-2f0f5d3f0a11');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toMatchObject({ error: { code: 'not_found' } });
+  });
+
+  it('gives a conversation with a person back to the bot', async () => {
+    const { conversation } = await storeInboundMessage(db, {
+      provider: 'cloud',
+      channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
+      waId: '5511955554444',
+      providerMessageId: fx.fakeWamid(),
+      type: 'text',
+      body: 'oi',
+      payload: {},
+      waTimestamp: new Date(),
+    });
+    await db.conversation.update({ where: { id: conversation.id }, data: { state: 'human' } });
+    await db.handoff.create({ data: { conversationId: conversation.id, reason: 'contact_asked' } });
+    const res = await release(conversation.id);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ conversationId: conversation.id, state: 'bot', released: true });
+    expect((await db.conversation.findUniqueOrThrow({ where: { id: conversation.id } })).state).toBe('bot');
+    expect(await db.handoff.findFirstOrThrow({ where: { conversationId: conversation.id } })).toMatchObject({
+      releasedBy: 'operator',
+    });
+    expect(await (await release(conversation.id)).json()).toMatchObject({ released: false });
   });
 });

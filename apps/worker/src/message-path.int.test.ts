@@ -1,10 +1,18 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { createDb, recordInboxEvents, type Db } from '@zapflow/db';
-import { Idempotency } from '@zapflow/idempotency';
+import { commitTurn, createDb, recordInboxEvents, storeInboundMessage, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { createQueue, createRedis, inboxQueue, Producer, SEND_BACKOFF, sendQueue } from '@zapflow/queue-contracts';
+import {
+  createQueue,
+  createRedis,
+  highQueue,
+  inboxQueue,
+  Producer,
+  SEND_BACKOFF,
+  sendQueue,
+  turnQueue,
+} from '@zapflow/queue-contracts';
 import {
   createTestDatabase,
   deleteKeys,
@@ -15,12 +23,11 @@ import {
   type TestDatabase,
 } from '@zapflow/testkit';
 import { CloudApiClient, extractEvents, SendError, webhookFixtures as fx } from '@zapflow/whatsapp';
-import { LocalEngine } from './conversation/local-engine';
-import { handleInboundMessage, type InboundDeps } from './inbound.service';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { sendOutbound } from './send.service';
 import { handleStatus, StatusTargetNotFound } from './status.service';
-import { sweep } from './sweep.service';
+import { sweep, type SweepDeps } from './sweep.service';
+import { TurnScheduler } from './turn-scheduler';
 
 const prefix = uniquePrefix('worker');
 const logger = createLogger({ service: 'worker-test', level: 'error', silent: true });
@@ -29,7 +36,7 @@ let db: Db;
 let redis: Redis;
 let sendQ: Queue;
 let inboxQ: Queue;
-let deps: InboundDeps;
+let sweepDeps: SweepDeps;
 let graph: GraphStandIn;
 let sender: CloudApiClient;
 
@@ -39,11 +46,15 @@ beforeAll(async () => {
   redis = createRedis(TEST_REDIS_URL, 'worker');
   sendQ = createQueue(sendQueue, redis, prefix);
   inboxQ = createQueue(inboxQueue, redis, prefix);
-  deps = {
+  sweepDeps = {
     db,
-    idempotency: new Idempotency(redis, { prefix, doneTtlS: 60, inProgressTtlMs: 5000 }),
-    engine: new LocalEngine(),
+    inbox: new Producer(inboxQueue, inboxQ),
     send: new Producer(sendQueue, sendQ),
+    notify: new Producer(highQueue, createQueue(highQueue, redis, prefix)),
+    turns: new TurnScheduler(db, new Producer(turnQueue, createQueue(turnQueue, redis, prefix)), {
+      debounceMs: 2000,
+      maxWaitMs: 6000,
+    }),
     logger,
   };
   graph = await new GraphStandIn('token').start();
@@ -79,75 +90,39 @@ async function receive(body: string, from = `55119${String(++seq).padStart(8, '0
   return { inboxEventId: row!.id, from, wamid: message!.wamid };
 }
 
-describe('answering an inbound message', () => {
-  it('stores the message, answers it with one turn and queues the reply', async () => {
-    const { inboxEventId, from } = await receive('oi');
-    const outcome = await handleInboundMessage(deps, inboxEventId);
-    expect(outcome?.outcome).toBe('answered');
-    const reply = await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! }, include: { turn: true } });
-    expect(reply).toMatchObject({
-      direction: 'outbound',
-      status: 'queued',
-      body: expect.stringMatching(/^Olá, Maria!/),
-    });
-    expect(reply.turn).toMatchObject({ status: 'done', engine: 'local', seq: 1 });
-    expect((await sendQ.getJob(`send-${reply.id}`))?.data).toEqual({ messageId: reply.id });
-    const contact = await db.contact.findUniqueOrThrow({ where: { waId: from } });
-    expect(contact.profileName).toBe('Maria Silva');
-    expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: inboxEventId } })).processedAt).not.toBeNull();
+/** A reply stored by a turn and waiting in the outbox, as the turn service leaves it. */
+let fence = 0;
+async function queuedReply(body = 'Olá, Maria!') {
+  const from = `55119${String(++seq).padStart(8, '0')}`;
+  const { conversation, message } = await storeInboundMessage(db, {
+    provider: 'cloud',
+    channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
+    waId: from,
+    providerMessageId: fx.fakeWamid(),
+    type: 'text',
+    body: 'oi',
+    payload: {},
+    waTimestamp: new Date(),
   });
-
-  it('does nothing the second time the same event is handled', async () => {
-    const { inboxEventId } = await receive('oi de novo');
-    await handleInboundMessage(deps, inboxEventId);
-    await sendQ.drain(true);
-    expect(await handleInboundMessage(deps, inboxEventId)).toBeNull();
-    expect(await sendQ.count()).toBe(0);
+  const committed = await commitTurn(db, {
+    conversationId: conversation.id,
+    channelId: message.channelId,
+    fence: ++fence,
+    inputMessageIds: [message.id],
+    input: [],
+    result: { engine: 'local', status: 'done', replies: [{ type: 'text', body }], latencyMs: 1 },
+    failedTurns: 0,
   });
-
-  it('resumes after a crash between storing the reply and queueing it: same reply, no new turn', async () => {
-    const { inboxEventId } = await receive('tudo bem?');
-    const first = await handleInboundMessage(deps, inboxEventId);
-    // The crash: Redis forgot the job and the claim, and the inbox row was never marked done.
-    await sendQ.drain(true);
-    await redis.del(deps.idempotency.key(`inbox-${inboxEventId}`));
-    await db.inboxEvent.update({ where: { id: inboxEventId }, data: { processedAt: null } });
-    const second = await handleInboundMessage(deps, inboxEventId);
-    expect(second).toMatchObject({ outcome: 'already_answered', replyIds: first!.replyIds });
-    expect(await db.turn.count({ where: { conversationId: first!.conversationId } })).toBe(1);
-    expect(await sendQ.getJob(`send-${first!.replyIds[0]}`)).toBeDefined();
-  });
-
-  it('keeps a second worker off an event that is being handled', async () => {
-    const { inboxEventId } = await receive('oi');
-    const claim = await deps.idempotency.claim(`inbox-${inboxEventId}`);
-    expect(claim.state).toBe('claimed');
-    await expect(handleInboundMessage(deps, inboxEventId)).rejects.toThrow(/being handled elsewhere/);
-  });
-
-  it('stays silent while the conversation is with a human, but stores the message', async () => {
-    const first = await receive('oi');
-    const answered = await handleInboundMessage(deps, first.inboxEventId);
-    await db.conversation.update({ where: { id: answered!.conversationId }, data: { state: 'human' } });
-    const second = await receive('alguém aí?', first.from);
-    const outcome = await handleInboundMessage(deps, second.inboxEventId);
-    expect(outcome).toMatchObject({ outcome: 'not_for_bot', replyIds: [] });
-    expect(await db.message.count({ where: { conversationId: answered!.conversationId, direction: 'inbound' } })).toBe(
-      2,
-    );
-  });
-});
+  if ('rejected' in committed) throw new Error('turn rejected');
+  return { id: committed.outbound[0]!.id, from };
+}
 
 describe('sending through the Cloud API', () => {
-  async function queuedReply() {
-    const { inboxEventId, from } = await receive('oi');
-    const outcome = await handleInboundMessage(deps, inboxEventId);
-    return { id: outcome!.replyIds[0]!, from };
-  }
-
   it('posts the reply from the business number that received the message and stores the wamid', async () => {
     const reply = await queuedReply();
-    const result = await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false });
+    const result = (await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })) as {
+      providerMessageId: string;
+    };
     const accepted = graph.accepted.find((a) => a.body.to === reply.from)!;
     expect(accepted.phoneNumberId).toBe(fx.DEFAULT_PHONE_NUMBER_ID);
     expect(accepted.apiVersion).toBe('v21.0');
@@ -237,9 +212,10 @@ describe('sending through the Cloud API', () => {
 
 describe('delivery statuses', () => {
   it('applies a status to the message it names, and waits (retries) for one it does not know yet', async () => {
-    const { inboxEventId } = await receive('oi');
-    const outcome = await handleInboundMessage(deps, inboxEventId);
-    const sent = await sendOutbound({ db, sender, logger }, outcome!.replyIds[0]!, { isLastAttempt: false });
+    const reply = await queuedReply();
+    const sent = (await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })) as {
+      providerMessageId: string;
+    };
     const record = async (wamid: string, status: string) => {
       const [s] = extractEvents(
         fx.statusNotification({ wamid, status, recipientId: '5511900000000' } as never),
@@ -257,7 +233,7 @@ describe('delivery statuses', () => {
     };
     await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'read'));
     await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'delivered'));
-    expect(await db.message.findUniqueOrThrow({ where: { id: outcome!.replyIds[0]! } })).toMatchObject({
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'read',
     });
     await expect(handleStatus({ db, logger }, await record('wamid.not-ours', 'delivered'))).rejects.toThrow(
@@ -270,18 +246,17 @@ describe('the sweeper', () => {
   it('queues an inbox event that was recorded but never queued, once the grace period has passed', async () => {
     const { inboxEventId } = await receive('perdida');
     await db.inboxEvent.update({ where: { id: inboxEventId }, data: { receivedAt: new Date(Date.now() - 120_000) } });
-    const inbox = new Producer(inboxQueue, inboxQ);
-    const result = await sweep({ db, inbox, send: deps.send, logger }, { afterMs: 60_000 });
+    const result = await sweep(sweepDeps, { afterMs: 60_000 });
     expect(result.inboxRequeued).toBeGreaterThanOrEqual(1);
     expect(await inboxQ.getJob(`inbox-${inboxEventId}`)).toBeDefined();
     // A second sweep within the grace period queues nothing more.
-    const again = await sweep({ db, inbox, send: deps.send, logger }, { afterMs: 60_000 });
+    const again = await sweep(sweepDeps, { afterMs: 60_000 });
     expect(again.inboxExamined).toBe(0);
   });
 
   it('leaves recent events alone', async () => {
     const { inboxEventId } = await receive('recente');
-    await sweep({ db, inbox: new Producer(inboxQueue, inboxQ), send: deps.send, logger }, { afterMs: 60_000 });
+    await sweep(sweepDeps, { afterMs: 60_000 });
     expect(await inboxQ.getJob(`inbox-${inboxEventId}`)).toBeUndefined();
   });
 });

@@ -1,5 +1,13 @@
 import { UnrecoverableError } from 'bullmq';
-import { claimForSending, getOutboundForSend, markSendFailed, markSendRetrying, markSent, type Db } from '@zapflow/db';
+import {
+  claimForSending,
+  getOutboundForSend,
+  hasEarlierUnsent,
+  markSendFailed,
+  markSendRetrying,
+  markSent,
+  type Db,
+} from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import { SendError, type WhatsAppSender } from '@zapflow/whatsapp';
 
@@ -18,10 +26,12 @@ export async function sendOutbound(
   deps: SendDeps,
   messageId: string,
   { isLastAttempt }: { isLastAttempt: boolean },
-): Promise<{ providerMessageId: string } | null> {
+): Promise<{ providerMessageId: string } | { waitForEarlier: true } | null> {
   const message = await getOutboundForSend(deps.db, messageId);
   if (!message) throw new UnrecoverableError(`outbound message ${messageId} does not exist`);
   const log = deps.logger.child({ messageId, conversationId: message.conversationId });
+  // A conversation's messages go out in the order they were written.
+  if (await hasEarlierUnsent(deps.db, messageId)) return { waitForEarlier: true };
   if (!(await claimForSending(deps.db, messageId))) {
     log.info('message already sent or failed; nothing to do', { status: message.status });
     return null;

@@ -1,12 +1,21 @@
 import type { Queue } from 'bullmq';
-import { claimStaleInboxEvents, findStaleOutbound, type Db } from '@zapflow/db';
+import {
+  claimStaleInboxEvents,
+  findPendingNotifications,
+  findStaleOutbound,
+  stalePendingConversations,
+  type Db,
+} from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
-import { inboxQueue, sendQueue, type Producer } from '@zapflow/queue-contracts';
+import { highQueue, inboxQueue, sendQueue, type Producer } from '@zapflow/queue-contracts';
+import type { TurnScheduler } from './turn-scheduler';
 
 export interface SweepDeps {
   db: Db;
   inbox: Producer<typeof inboxQueue.schema>;
   send: Producer<typeof sendQueue.schema>;
+  notify: Producer<typeof highQueue.schema>;
+  turns: TurnScheduler;
   logger: Logger;
 }
 
@@ -29,7 +38,7 @@ export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps =
   let inboxRequeued = 0;
   for (const event of staleInbox) {
     const data = { inboxEventId: event.id, kind: event.kind };
-    if (await requeue(deps.inbox.queue, inboxQueue.jobId(data))) {
+    if (await requeue(deps.inbox.queue, inboxQueue.jobId!(data))) {
       await deps.inbox.add(data);
       inboxRequeued++;
     }
@@ -38,15 +47,39 @@ export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps =
   let outboundRequeued = 0;
   for (const message of staleOutbound) {
     const data = { messageId: message.id };
-    if (await requeue(deps.send.queue, sendQueue.jobId(data))) {
+    if (await requeue(deps.send.queue, sendQueue.jobId!(data))) {
       await deps.send.add(data);
       outboundRequeued++;
     }
   }
-  if (inboxRequeued || outboundRequeued) {
-    deps.logger.warn('sweeper queued stuck work again', { inboxRequeued, outboundRequeued });
+  // Messages stored but never answered: their turn request was lost (Redis flushed). Asking
+  // again is harmless when a turn is already on its way (deduplication folds the two).
+  const waiting = await stalePendingConversations(deps.db, { olderThanMs: afterMs, limit: batch });
+  for (const { conversationId } of waiting) await deps.turns.request(conversationId);
+  let notificationsRequeued = 0;
+  for (const { id } of await findPendingNotifications(deps.db, { olderThanMs: afterMs, limit: batch })) {
+    const data = { notificationId: id };
+    if (await requeue(deps.notify.queue, highQueue.jobId!(data))) {
+      await deps.notify.add(data);
+      notificationsRequeued++;
+    }
   }
-  return { inboxRequeued, outboundRequeued, inboxExamined: staleInbox.length, outboundExamined: staleOutbound.length };
+  if (inboxRequeued || outboundRequeued || waiting.length || notificationsRequeued) {
+    deps.logger.warn('sweeper queued stuck work again', {
+      inboxRequeued,
+      outboundRequeued,
+      turnsRequested: waiting.length,
+      notificationsRequeued,
+    });
+  }
+  return {
+    inboxRequeued,
+    outboundRequeued,
+    turnsRequested: waiting.length,
+    notificationsRequeued,
+    inboxExamined: staleInbox.length,
+    outboundExamined: staleOutbound.length,
+  };
 }
 
 /**

@@ -54,6 +54,8 @@ export const webhookApiEnv = {
   PORT: port(3000),
   ADMIN_USER: z.string().min(1).default('admin'),
   ADMIN_PASSWORD: optionalString,
+  /** Bearer keys for /api/* as `orgSlug:key,...`. */
+  API_KEYS: commaList,
   /** Meta sends notifications of up to 3 MB; a little headroom for the envelope. */
   WEBHOOK_BODY_LIMIT_BYTES: positiveInt(3 * 1024 * 1024 + 64 * 1024),
 };
@@ -81,6 +83,27 @@ export const workerEnv = {
       return delays;
     }),
   INBOX_SWEEP_AFTER_MS: positiveInt(60_000),
+  DEBOUNCE_MS: z.coerce.number().int().min(0).default(2000),
+  /** A contact who keeps typing is answered after at most this long (default 3 × DEBOUNCE_MS). */
+  DEBOUNCE_MAX_WAIT_MS: z.coerce.number().int().min(0).optional(),
+  /** Consecutive failed turns (the engine could not answer) before a person takes over. */
+  HANDOFF_AFTER_FAILED_TURNS: positiveInt(3),
+  OPENAI_API_KEY: optionalString,
+  OPENAI_BASE_URL: z.string().url().optional(),
+  OPENAI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  /** The system prompt operators edit; default: apps/worker/prompts/system.md. */
+  OPENAI_SYSTEM_PROMPT_PATH: optionalString,
+  OPENAI_TIMEOUT_MS: positiveInt(20_000),
+  OPENAI_MAX_RETRIES: z.coerce.number().int().min(0).max(10).default(2),
+  /** Handoff notifications: each channel is on when its settings are present. */
+  SMTP_URL: optionalString,
+  HANDOFF_EMAIL_TO: optionalString,
+  HANDOFF_EMAIL_FROM: z.string().default('zapflow <zapflow@localhost>'),
+  HANDOFF_CRM_URL: z.string().url().optional(),
+  /** Signs the CRM request body (HMAC-SHA256, header X-Zapflow-Signature-256). */
+  HANDOFF_CRM_SECRET: optionalString,
+  /** The team's WhatsApp number (wa_id) that is told about each handoff. */
+  HANDOFF_WHATSAPP_TO: optionalString,
 };
 
 export const schedulerEnv = {
@@ -89,6 +112,8 @@ export const schedulerEnv = {
   INBOX_SWEEP_AFTER_MS: positiveInt(60_000),
   /** How often the sweeper runs; by default four times per grace period. */
   INBOX_SWEEP_EVERY_MS: z.coerce.number().int().positive().optional(),
+  /** A conversation with a person and no message either way for this long goes back to the bot. */
+  HANDOFF_IDLE_RELEASE_MS: positiveInt(12 * 3600 * 1000),
 };
 
 /** The secret development uses when none is set, so `npm run chat` can sign webhooks. */

@@ -7,6 +7,8 @@ export interface NewInboxEvent {
   kind: InboxKind;
   channelKey: string;
   dedupeKey: string;
+  /** The contact's wa_id (messages only). */
+  sender?: string | undefined;
   payload: unknown;
 }
 
@@ -24,8 +26,8 @@ export interface RecordedInboxEvent {
 export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promise<RecordedInboxEvent[]> {
   if (events.length === 0) return [];
   return db.$queryRawUnsafe<RecordedInboxEvent[]>(
-    `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload)
-     SELECT p, k, c, d, j::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[]) AS t(p, k, c, d, j)
+    `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload, sender)
+     SELECT p, k, c, d, j::jsonb, s FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(p, k, c, d, j, s)
      ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING
      RETURNING id, kind, dedupe_key AS "dedupeKey"`,
     events.map((e) => e.provider),
@@ -33,6 +35,7 @@ export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promis
     events.map((e) => e.channelKey),
     events.map((e) => e.dedupeKey),
     events.map((e) => JSON.stringify(e.payload)),
+    events.map((e) => e.sender ?? null),
   );
 }
 
@@ -74,4 +77,28 @@ export async function claimStaleInboxEvents(
     limit,
     maxSweeps,
   );
+}
+
+/**
+ * Whether a message of this contact reached the webhook before `arrivedBefore` (and within the
+ * last `withinMs`) but is not yet stored in its conversation. Older ones are left to the sweeper:
+ * a stuck event must not stall the conversation.
+ */
+export async function hasUnstoredMessages(
+  db: Db,
+  {
+    provider,
+    channelKey,
+    sender,
+    arrivedBefore,
+    withinMs,
+  }: { provider: string; channelKey: string; sender: string; arrivedBefore: Date; withinMs: number },
+): Promise<boolean> {
+  const rows = await db.$queryRaw<{ one: number }[]>`
+    SELECT 1 AS one FROM inbox_events
+    WHERE processed_at IS NULL AND kind = 'message' AND provider = ${provider} AND channel_key = ${channelKey}
+      AND sender = ${sender} AND received_at < ${arrivedBefore}
+      AND received_at > now() - make_interval(secs => ${withinMs}::double precision / 1000)
+    LIMIT 1`;
+  return rows.length > 0;
 }

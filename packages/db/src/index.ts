@@ -4,5 +4,8 @@ export * from './inbox.repository';
 export * from './conversation.repository';
 export * from './turn.repository';
 export * from './outbound.repository';
+export * from './handoff.repository';
 export { Prisma } from './generated/prisma/client';
 export type { Channel, Contact, Conversation, Message, Turn, InboxEvent } from './generated/prisma/client';
+export * from './catalog.repository';
+export * from './sample-catalog';

@@ -106,6 +106,36 @@ export async function applyDeliveryStatus(
   return updated > 0;
 }
 
+/**
+ * Whether an earlier outbound message of the same conversation is still waiting to go out.
+ * A conversation's messages are sent one after another, in the order they were written.
+ */
+export async function hasEarlierUnsent(db: Db, messageId: string): Promise<boolean> {
+  // Earlier means: from an earlier turn of the conversation, or earlier in the same reply.
+  const rows = await db.$queryRaw<{ one: number }[]>`
+    SELECT 1 AS one
+    FROM messages me
+    JOIN turns mt ON mt.id = me.turn_id
+    JOIN messages other ON other.conversation_id = me.conversation_id
+    JOIN turns ot ON ot.id = other.turn_id
+    WHERE me.id = ${messageId}::uuid
+      AND other.direction = 'outbound'
+      AND other.status IN ('queued', 'sending')
+      AND other.id <> me.id
+      AND (ot.seq < mt.seq OR (ot.id = mt.id AND other.reply_index < me.reply_index))
+    LIMIT 1`;
+  return rows.length > 0;
+}
+
+/** A conversation's outbound messages still to send, oldest first (re-queued after a crash). */
+export function unsentOutbound(db: Db, conversationId: string) {
+  return db.message.findMany({
+    where: { conversationId, direction: 'outbound', status: { in: ['queued', 'sending'] } },
+    orderBy: [{ createdAt: 'asc' }, { replyIndex: 'asc' }],
+    select: { id: true },
+  });
+}
+
 /** Outbound messages left `queued` (or `sending`) for longer than `olderThanMs`: the outbox backstop. */
 export function findStaleOutbound(db: Db, { olderThanMs, limit }: { olderThanMs: number; limit: number }) {
   return db.message.findMany({

@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
 import { createDb, type Db } from './client';
 import { claimStaleInboxEvents, markInboxProcessed, recordInboxEvents } from './inbox.repository';
 import { storeInboundMessage } from './conversation.repository';
-import { commitTurn, repliesTo } from './turn.repository';
+import { commitTurn, repliesTo, type TurnCommit } from './turn.repository';
 import { applyDeliveryStatus, claimForSending, markSent } from './outbound.repository';
 import { migrate } from './migrate';
 
@@ -34,7 +34,34 @@ const inbound = (overrides: Partial<Parameters<typeof storeInboundMessage>[1]> =
   ...overrides,
 });
 
-const turnResult = { engine: 'local', replies: [{ type: 'text' as const, body: 'Olá!' }], latencyMs: 3 };
+const turnResult = {
+  engine: 'local',
+  status: 'done' as const,
+  replies: [{ type: 'text' as const, body: 'Olá!' }],
+  latencyMs: 3,
+};
+let fence = 0;
+/** A turn commit with the next fencing token, as a lock holder would make it. */
+const commitFor = (
+  conversationId: string,
+  channelId: string,
+  inputMessageIds: string[],
+  overrides: Partial<TurnCommit> = {},
+) => ({
+  conversationId,
+  channelId,
+  fence: ++fence,
+  inputMessageIds,
+  input: [],
+  result: turnResult,
+  failedTurns: 0,
+  ...overrides,
+});
+/** The committed turn, failing the test if it was rejected. */
+function accepted<T extends object>(result: T): Exclude<T, { rejected: unknown }> {
+  if ('rejected' in result) throw new Error(`turn rejected: ${String(result.rejected)}`);
+  return result as Exclude<T, { rejected: unknown }>;
+}
 
 describe('migrations', () => {
   it('re-running db:migrate on a migrated database applies nothing', async () => {
@@ -140,16 +167,9 @@ describe('conversations and messages', () => {
 
   it('stores a reply once even when two attempts commit the same turn at once', async () => {
     const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990003' }));
-    const attempt = () =>
-      commitTurn(db, {
-        conversationId: conversation.id,
-        channelId: message.channelId,
-        inputMessageIds: [message.id],
-        input: [],
-        result: turnResult,
-      });
+    const attempt = () => commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
     const results = await Promise.all([attempt(), attempt(), attempt()]);
-    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect(results.filter((r) => !('rejected' in r))).toHaveLength(1);
     const replies = await repliesTo(db, message.id);
     expect(replies?.map((r) => r.body)).toEqual(['Olá!']);
     expect(await db.turn.count({ where: { conversationId: conversation.id } })).toBe(1);
@@ -159,13 +179,7 @@ describe('conversations and messages', () => {
     const waId = '5511999990004';
     for (let i = 0; i < 3; i++) {
       const { conversation, message } = await storeInboundMessage(db, inbound({ waId }));
-      await commitTurn(db, {
-        conversationId: conversation.id,
-        channelId: message.channelId,
-        inputMessageIds: [message.id],
-        input: [],
-        result: turnResult,
-      });
+      await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
     }
     const contact = await db.contact.findUniqueOrThrow({
       where: { waId },
@@ -178,14 +192,8 @@ describe('conversations and messages', () => {
 describe('delivery statuses', () => {
   async function sentMessage() {
     const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990005' }));
-    const committed = await commitTurn(db, {
-      conversationId: conversation.id,
-      channelId: message.channelId,
-      inputMessageIds: [message.id],
-      input: [],
-      result: turnResult,
-    });
-    const reply = committed!.outbound[0]!;
+    const committed = await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
+    const reply = accepted(committed).outbound[0]!;
     const wamid = `wamid.out.${randomUUID()}`;
     expect(await claimForSending(db, reply.id)).toBe(true);
     await markSent(db, reply.id, wamid);
@@ -286,18 +294,44 @@ describe('concurrent first messages', () => {
   });
 });
 
+describe('turn fencing', () => {
+  it('refuses a commit whose fencing token is not above the last committed one', async () => {
+    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990030' }));
+    const newer = commitFor(conversation.id, message.channelId, [message.id]);
+    const stale = { ...newer, fence: newer.fence - 1000 };
+    accepted(await commitTurn(db, newer));
+    const second = await storeInboundMessage(db, inbound({ waId: '5511999990030' }));
+    expect(await commitTurn(db, { ...stale, inputMessageIds: [second.message.id] })).toEqual({
+      rejected: 'stale_fence',
+    });
+    expect((await db.message.findUniqueOrThrow({ where: { id: second.message.id } })).turnId).toBeNull();
+  });
+
+  it('stores the handoff, its notification rows and the human state with the turn', async () => {
+    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990031' }));
+    const committed = accepted(
+      await commitTurn(
+        db,
+        commitFor(conversation.id, message.channelId, [message.id], {
+          handoff: { reason: 'contact_asked', channels: ['email', 'crm'] },
+          context: { stage: 'human' },
+        }),
+      ),
+    );
+    expect(committed.handoff?.notifications.map((n) => n.channel).sort()).toEqual(['crm', 'email']);
+    expect(await db.conversation.findUniqueOrThrow({ where: { id: conversation.id } })).toMatchObject({
+      state: 'human',
+      context: { stage: 'human' },
+    });
+  });
+});
+
 describe('concurrent statuses', () => {
   it('ends at the furthest status whatever order concurrent statuses are applied in', async () => {
     for (let round = 0; round < 5; round++) {
       const { conversation, message } = await storeInboundMessage(db, inbound({ waId: `55119999902${round}` }));
-      const committed = await commitTurn(db, {
-        conversationId: conversation.id,
-        channelId: message.channelId,
-        inputMessageIds: [message.id],
-        input: [],
-        result: turnResult,
-      });
-      const reply = committed!.outbound[0]!;
+      const committed = await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
+      const reply = accepted(committed).outbound[0]!;
       const wamid = `wamid.race.${randomUUID()}`;
       await claimForSending(db, reply.id);
       await markSent(db, reply.id, wamid);

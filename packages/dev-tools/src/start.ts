@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { migrate } from '@zapflow/db';
+import { createDb, migrate, seedCatalog } from '@zapflow/db';
 
 // `npm start`: the whole stack on one machine. Creates and migrates the database, starts the
 // three deployables with the same environment, prints where everything is, and stops them all
@@ -21,6 +21,7 @@ async function main() {
 
   try {
     await migrate(env.DATABASE_URL, (line) => console.log(`db: ${line}`));
+    await seedIfEmpty(env.DATABASE_URL);
   } catch (error) {
     console.error(
       `zapflow: could not prepare the database at ${redact(env.DATABASE_URL)}: ${(error as Error).message}\n` +
@@ -94,6 +95,19 @@ async function main() {
     );
   } else {
     console.error(`zapflow: webhook-api did not become ready at ${base}/ready; see the logs above`);
+  }
+}
+
+/** A first run gets the sample car-dealer stock, so the local engine has something to sell. */
+async function seedIfEmpty(url: string): Promise<void> {
+  const db = createDb({ url, poolSize: 1 });
+  try {
+    if ((await db.catalogItem.count()) === 0) {
+      await seedCatalog(db);
+      console.log('db: loaded the sample catalog (npm run db:seed reloads it)');
+    }
+  } finally {
+    await db.$disconnect();
   }
 }
 

@@ -7,8 +7,11 @@ export interface QueueContract<S extends z.ZodType> {
   schema: S;
   /** The job name within the queue, for Bull Board and logs. */
   jobName: string;
-  /** A deterministic job id from the payload, so adding the same work twice is a no-op. */
-  jobId: (data: z.infer<S>) => string;
+  /**
+   * A deterministic job id from the payload, so adding the same work twice is a no-op. Queues
+   * that deduplicate by other means (BullMQ's deduplication option) leave it out.
+   */
+  jobId?: (data: z.infer<S>) => string;
   defaultJobOptions: JobsOptions;
 }
 
@@ -35,11 +38,11 @@ export class Producer<S extends z.ZodType> {
 
   async add(data: z.input<S>, options: JobsOptions = {}) {
     const parsed = this.contract.schema.parse(data) as z.infer<S>;
-    return this.queue.add(this.contract.jobName, parsed, {
-      jobId: this.contract.jobId(parsed),
-      ...this.defaults,
-      ...options,
-    });
+    return this.queue.add(this.contract.jobName, parsed, { ...this.idOf(parsed), ...this.defaults, ...options });
+  }
+
+  private idOf(data: z.infer<S>): { jobId?: string } {
+    return this.contract.jobId ? { jobId: this.contract.jobId(data) } : {};
   }
 
   /** One round trip for many jobs. */
@@ -51,7 +54,7 @@ export class Producer<S extends z.ZodType> {
         return {
           name: this.contract.jobName,
           data: parsed,
-          opts: { jobId: this.contract.jobId(parsed), ...this.defaults, ...options },
+          opts: { ...this.idOf(parsed), ...this.defaults, ...options },
         };
       }),
     );

@@ -50,8 +50,8 @@ describe('queue contracts (real Redis)', () => {
 
   it('makes job ids BullMQ accepts: no colon, never all digits', () => {
     for (const id of [
-      inboxQueue.jobId({ inboxEventId: randomUUID(), kind: 'message' }),
-      sendQueue.jobId({ messageId: randomUUID() }),
+      inboxQueue.jobId!({ inboxEventId: randomUUID(), kind: 'message' }),
+      sendQueue.jobId!({ messageId: randomUUID() }),
     ]) {
       expect(id).not.toContain(':');
       expect(id).not.toMatch(/^\d+$/);

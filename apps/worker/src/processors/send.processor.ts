@@ -1,14 +1,22 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { parseJobData, sendQueue } from '@zapflow/queue-contracts';
 import { sendOutbound, type SendDeps } from '../send.service';
 
+const WAIT_FOR_EARLIER_MS = 200;
+
 export function sendProcessor(deps: SendDeps) {
-  return async (job: Job) => {
+  return async (job: Job, token?: string) => {
     const { messageId } = parseJobData(sendQueue, job.data);
     const logger = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
-    return sendOutbound({ ...deps, logger }, messageId, {
+    const result = await sendOutbound({ ...deps, logger }, messageId, {
       isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
     });
+    if (result && 'waitForEarlier' in result) {
+      // Not a failure: look again once the earlier message has had time to go out.
+      await job.moveToDelayed(Date.now() + WAIT_FOR_EARLIER_MS, token);
+      throw new DelayedError();
+    }
+    return result;
   };
 }
 

@@ -1,0 +1,75 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import express, { Router, type RequestHandler } from 'express';
+import { z } from 'zod';
+import { releaseConversation, type Db } from '@zapflow/db';
+import type { Logger } from '@zapflow/logger';
+import { HttpError } from '../http-error';
+
+/** `API_KEYS` entries: `orgSlug:key`. */
+export interface ApiKey {
+  org: string;
+  key: string;
+}
+
+export function parseApiKeys(entries: string[]): ApiKey[] {
+  return entries.map((entry) => {
+    const at = entry.indexOf(':');
+    if (at < 1 || at === entry.length - 1) throw new Error('API_KEYS: each entry must be orgSlug:key');
+    return { org: entry.slice(0, at), key: entry.slice(at + 1) };
+  });
+}
+
+/**
+ * The operator API under /api: bearer keys, JSON in and out, errors as
+ * `{ error: { code, message } }`.
+ */
+export function apiRouter({ db, logger, keys }: { db: Db; logger: Logger; keys: ApiKey[] }): Router {
+  const router = Router();
+  router.use(express.json({ limit: '1mb' }));
+  router.use(bearerAuth(keys));
+
+  router.post('/conversations/:id/release', async (req, res) => {
+    const id = z.uuid().safeParse(req.params.id);
+    if (!id.success) throw new HttpError(400, 'invalid_id', 'the conversation id must be a UUID');
+    const conversation = await db.conversation.findUnique({
+      where: { id: id.data },
+      select: { id: true, state: true },
+    });
+    if (!conversation) throw new HttpError(404, 'not_found', `no conversation ${id.data}`);
+    const released = await releaseConversation(db, id.data, 'operator');
+    logger.info(
+      released ? 'conversation released to the bot' : 'release asked for a conversation already with the bot',
+      {
+        conversationId: id.data,
+        org: res.locals.org,
+      },
+    );
+    res.json({ conversationId: id.data, state: 'bot', released });
+  });
+
+  return router;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function bearerAuth(keys: ApiKey[]): RequestHandler {
+  // Compare digests: equal lengths for timingSafeEqual, and no early exit on the first byte.
+  const known = keys.map((k) => ({ org: k.org, digest: digest(k.key) }));
+  return (req, res, next) => {
+    const header = req.get('authorization') ?? '';
+    const token = header.startsWith('Bearer ') ? header.slice(7).trim() : '';
+    const given = digest(token);
+    const match = token ? known.find((k) => timingSafeEqual(k.digest, given)) : undefined;
+    if (!match) {
+      throw new HttpError(
+        401,
+        'unauthorized',
+        keys.length ? 'send Authorization: Bearer <one of API_KEYS>' : 'the API is off: set API_KEYS',
+      );
+    }
+    res.locals.org = match.org;
+    next();
+  };
+}

@@ -1,0 +1,47 @@
+import { oldestPendingAt, type Db } from '@zapflow/db';
+import type { Producer, turnQueue } from '@zapflow/queue-contracts';
+
+export interface DebounceOptions {
+  /** Messages within this long of each other are one burst (`DEBOUNCE_MS`). */
+  debounceMs: number;
+  /** Nobody waits longer than this since their first unanswered message (`DEBOUNCE_MAX_WAIT_MS`). */
+  maxWaitMs: number;
+}
+
+/** How long to wait before a turn: a full debounce window, cut short by the maximum wait. */
+export function debounceDelay(now: number, oldestPending: number, { debounceMs, maxWaitMs }: DebounceOptions): number {
+  return Math.max(0, Math.min(debounceMs, oldestPending + maxWaitMs - now));
+}
+
+/**
+ * Asks for a turn of a conversation. Why this design (open-source BullMQ has no groups):
+ * one delayed `turn` job per conversation, added with BullMQ's deduplication keyed by the
+ * conversation.
+ * - `replace`: while the turn is still waiting (delayed), a new message replaces it with a fresh
+ *   delay, so the window restarts (debounce), but never past the maximum wait.
+ * - `keepLastIfActive`: while a turn is running, a new request is kept and becomes the next job
+ *   when the running one finishes, so at most one turn per conversation runs and a message that
+ *   arrives mid-turn is answered by the next one.
+ * The turn itself still takes a per-conversation lock with a fencing token (turn.service.ts):
+ * stalled-job redelivery and the sweeper can start a second job, and PostgreSQL, not Redis, has
+ * the last word on which turn commits.
+ */
+export class TurnScheduler {
+  constructor(
+    private readonly db: Db,
+    private readonly turns: Producer<typeof turnQueue.schema>,
+    readonly options: DebounceOptions,
+  ) {}
+
+  async request(conversationId: string, oldestPending?: Date): Promise<void> {
+    const now = Date.now();
+    const oldest = (oldestPending ?? (await oldestPendingAt(this.db, conversationId)))?.getTime() ?? now;
+    await this.turns.add(
+      { conversationId },
+      {
+        delay: debounceDelay(now, oldest, this.options),
+        deduplication: { id: `turn-${conversationId}`, keepLastIfActive: true, replace: true },
+      },
+    );
+  }
+}

@@ -1,0 +1,314 @@
+import {
+  commitTurn,
+  getConversation,
+  hasUnstoredMessages,
+  markForHuman,
+  pendingMessages,
+  recentMessages,
+  recordInterests,
+  unsentOutbound,
+  type Db,
+  type Message,
+} from '@zapflow/db';
+import type { FencedLock, Idempotency } from '@zapflow/idempotency';
+import type { Logger } from '@zapflow/logger';
+import { errorFields } from '@zapflow/logger';
+import type { highQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
+import type { ConversationContext, ConversationEngine, EngineReply } from './conversation/engine';
+import { looksEnglish, OPT_REPLIES, optRequest } from './conversation/opt-out';
+import type { DebounceOptions } from './turn-scheduler';
+
+export interface TurnDeps {
+  db: Db;
+  locks: FencedLock;
+  idempotency: Idempotency;
+  engine: ConversationEngine;
+  send: Producer<typeof sendQueue.schema>;
+  notify: Producer<typeof highQueue.schema>;
+  logger: Logger;
+  debounce: DebounceOptions;
+  /** Consecutive failed turns before a person takes over. */
+  handoffAfterFailedTurns: number;
+  /** Configured notification channels (email, crm, whatsapp). */
+  handoffChannels: string[];
+}
+
+export type TurnOutcome =
+  /** Another turn of this conversation holds the lock: try again shortly. */
+  | { kind: 'busy' }
+  /** The burst is still open, or an earlier message is on its way: run again at `until` (epoch ms). */
+  | { kind: 'wait'; until: number; reason: 'typing' | 'earlier_message_unstored' }
+  /** Nothing to answer. */
+  | { kind: 'idle' }
+  /** A person has the conversation: messages stored, bot silent. */
+  | { kind: 'with_human'; messages: number }
+  | { kind: 'answered'; turnId: string; seq: number; inputs: number; replies: number; handoff: boolean }
+  /** A newer turn committed first, or took the inputs: nothing written. */
+  | { kind: 'superseded' };
+
+/** How long a recorded-but-unstored message of the contact holds its turn back (see below). */
+const UNSTORED_GRACE_MS = 30_000;
+
+/** Another worker is asking the engine about these same messages (its lock expired): retry later. */
+export class TurnComputingElsewhere extends Error {
+  override name = 'TurnComputingElsewhere';
+}
+
+const APOLOGY = {
+  pt: 'Desculpe, tive um problema para responder agora. Pode repetir daqui a pouco?',
+  en: 'Sorry, I had a problem answering just now. Could you try again in a moment?',
+};
+const HANDOFF_AFTER_FAILURES = {
+  pt: 'Vou chamar uma pessoa da nossa equipe para continuar o atendimento. Um momento, por favor.',
+  en: "I'll bring in someone from our team to help you. One moment, please.",
+};
+
+/**
+ * One turn of a conversation: take its lock, read every unanswered message in order, decide the
+ * answer (opt-out/opt-in first, then the engine), and commit it all at once with the lock's
+ * fencing token. A retried turn finds its inputs answered and sends nothing twice; an engine
+ * answer already computed for the same inputs is reused rather than asked again.
+ */
+export async function runTurn(deps: TurnDeps, conversationId: string): Promise<TurnOutcome> {
+  const lock = await deps.locks.acquire(`conv-${conversationId}`);
+  if (!lock) return { kind: 'busy' };
+  const log = deps.logger.child({ conversationId, fence: lock.fence });
+  const startedAt = new Date();
+  try {
+    const conversation = await getConversation(deps.db, conversationId);
+    const pending = await pendingMessages(deps.db, conversationId);
+    if (pending.length === 0) {
+      // A crash after the last commit may have left its replies unqueued.
+      await queueUnsent(deps, conversationId);
+      return { kind: 'idle' };
+    }
+    const wait = stillTyping(pending, deps.debounce, Date.now());
+    if (wait) return { kind: 'wait', until: wait, reason: 'typing' };
+    // Order: a message of this contact that reached the webhook before the newest pending one,
+    // but is not stored yet, must be in this turn. Wait for it. (Messages that arrived later
+    // are simply the next turn's: a busy pipeline must not hold a contact past the maximum wait.)
+    const newest = new Date(Math.max(...pending.map((m) => arrival(m).getTime())));
+    const earlierOnTheWay = await hasUnstoredMessages(deps.db, {
+      provider: conversation.channel.provider,
+      channelKey: conversation.channel.externalId,
+      sender: conversation.contact.waId,
+      arrivedBefore: newest,
+      withinMs: UNSTORED_GRACE_MS,
+    });
+    if (earlierOnTheWay) return { kind: 'wait', until: Date.now() + 100, reason: 'earlier_message_unstored' };
+    // One stored between the first read and the check would be missing from `pending`.
+    if ((await pendingMessages(deps.db, conversationId)).length !== pending.length) {
+      return { kind: 'wait', until: Date.now(), reason: 'earlier_message_unstored' };
+    }
+
+    if (conversation.state !== 'bot') {
+      await markForHuman(
+        deps.db,
+        pending.map((m) => m.id),
+      );
+      log.info('conversation is with a person; messages stored, bot silent', { messages: pending.length });
+      return { kind: 'with_human', messages: pending.length };
+    }
+
+    const context = (conversation.context ?? {}) as ConversationContext;
+    const language = looksEnglish(pending.map((m) => m.body)) ? 'en' : (context.language ?? 'pt');
+    const decision = await decide(deps, { conversation, pending, context, language, log });
+    if (!lock.held) throw new Error(`lost the lock of conversation ${conversationId} mid-turn; retrying`);
+
+    const committed = await commitTurn(deps.db, {
+      conversationId,
+      channelId: conversation.channelId,
+      fence: lock.fence,
+      startedAt,
+      inputMessageIds: pending.map((m) => m.id),
+      input: pending.map((m) => ({ messageId: m.id, type: m.type, text: m.body, at: m.waTimestamp })),
+      result: decision.result,
+      context: decision.context as object | undefined,
+      failedTurns: decision.failedTurns,
+      handoff: decision.handoff && { ...decision.handoff, channels: deps.handoffChannels },
+      optedOut: decision.optedOut,
+    });
+    if ('rejected' in committed) {
+      log.warn('turn not committed', { reason: committed.rejected });
+      return { kind: 'superseded' };
+    }
+    await deps.send.addBulk(committed.outbound.map((m) => ({ messageId: m.id })));
+    if (committed.handoff) {
+      await deps.notify.addBulk(committed.handoff.notifications.map((n) => ({ notificationId: n.id })));
+      log.info('conversation handed to a person', {
+        handoffId: committed.handoff.id,
+        reason: committed.handoff.reason,
+        channels: deps.handoffChannels,
+      });
+    }
+    if (decision.interests.length) await recordInterests(deps.db, conversation.contactId, decision.interests);
+    log.info('turn done', {
+      turnId: committed.turn.id,
+      seq: committed.turn.seq,
+      engine: decision.result.engine,
+      status: decision.result.status,
+      inputs: pending.length,
+      replies: committed.outbound.length,
+      latencyMs: decision.result.latencyMs,
+    });
+    return {
+      kind: 'answered',
+      turnId: committed.turn.id,
+      seq: committed.turn.seq,
+      inputs: pending.length,
+      replies: committed.outbound.length,
+      handoff: committed.handoff !== null,
+    };
+  } finally {
+    await lock.release();
+  }
+}
+
+/** The time to run again if the contact may still be typing, else null. */
+export function stillTyping(
+  pending: Pick<Message, 'createdAt'>[],
+  options: DebounceOptions,
+  now: number,
+): number | null {
+  const times = pending.map((m) => m.createdAt.getTime());
+  const quietAt = Math.max(...times) + options.debounceMs;
+  const deadline = Math.min(...times) + options.maxWaitMs;
+  return now < quietAt && now < deadline ? Math.min(quietAt, deadline) : null;
+}
+
+function arrival(m: Pick<Message, 'createdAt' | 'arrivedAt'>): Date {
+  return m.arrivedAt ?? m.createdAt;
+}
+
+interface Decision {
+  result: {
+    engine: string;
+    status: 'done' | 'failed';
+    replies: { type: 'text'; body: string }[];
+    tokensIn?: number | undefined;
+    tokensOut?: number | undefined;
+    latencyMs: number;
+    error?: string | undefined;
+  };
+  context?: ConversationContext | undefined;
+  failedTurns: number;
+  handoff?: { reason: string; detail?: string | undefined } | undefined;
+  optedOut?: boolean | undefined;
+  interests: string[];
+}
+
+async function decide(
+  deps: TurnDeps,
+  {
+    conversation,
+    pending,
+    context,
+    language,
+    log,
+  }: {
+    conversation: Awaited<ReturnType<typeof getConversation>>;
+    pending: Message[];
+    context: ConversationContext;
+    language: 'pt' | 'en';
+    log: Logger;
+  },
+): Promise<Decision> {
+  const started = Date.now();
+  const request = optRequest(pending.map((m) => m.body));
+  if (request === 'out' || (request === 'in' && conversation.contact.optedOutAt)) {
+    return {
+      result: {
+        engine: 'opt-out',
+        status: 'done',
+        replies: [{ type: 'text', body: OPT_REPLIES[request][language] }],
+        latencyMs: 0,
+      },
+      context: { ...context, language },
+      failedTurns: conversation.failedTurns,
+      optedOut: request === 'out',
+      interests: [],
+    };
+  }
+
+  let reply: EngineReply;
+  try {
+    reply = await engineReplyOnce(deps, conversation, pending, context);
+  } catch (error) {
+    if (error instanceof TurnComputingElsewhere) throw error;
+    const failedTurns = conversation.failedTurns + 1;
+    const handOff = failedTurns >= deps.handoffAfterFailedTurns;
+    log.error('engine failed; answering with an apology', {
+      engine: deps.engine.name,
+      failedTurns,
+      handOff,
+      ...errorFields(error),
+    });
+    return {
+      result: {
+        engine: deps.engine.name,
+        status: 'failed',
+        replies: [{ type: 'text', body: (handOff ? HANDOFF_AFTER_FAILURES : APOLOGY)[language] }],
+        latencyMs: Date.now() - started,
+        error: (error as Error).message ?? String(error),
+      },
+      failedTurns,
+      handoff: handOff ? { reason: 'failed_turns', detail: `${failedTurns} turns in a row failed` } : undefined,
+      interests: [],
+    };
+  }
+  const interests = reply.interests ?? [];
+  const known = context.interests ?? [];
+  return {
+    result: {
+      engine: reply.engine,
+      status: 'done',
+      replies: reply.replies,
+      tokensIn: reply.tokensIn,
+      tokensOut: reply.tokensOut,
+      latencyMs: Date.now() - started,
+    },
+    context: {
+      ...context,
+      ...reply.context,
+      language: reply.context?.language ?? language,
+      interests: [...known.filter((sku) => !interests.includes(sku)), ...interests].slice(-10),
+    },
+    failedTurns: 0,
+    handoff: reply.handoff,
+    interests,
+  };
+}
+
+/**
+ * Asks the engine once per set of inputs: the answer is kept in Redis (idempotency "done" with
+ * the reply) before it is committed, so a turn retried after a crash reuses it instead of asking
+ * (and paying for) the model again.
+ */
+async function engineReplyOnce(
+  deps: TurnDeps,
+  conversation: Awaited<ReturnType<typeof getConversation>>,
+  pending: Message[],
+  context: ConversationContext,
+): Promise<EngineReply> {
+  const key = `turn-${conversation.id}-${pending[0]!.id}-${pending.length}`;
+  const outcome = await deps.idempotency.once(key, async () => {
+    const history = await recentMessages(deps.db, conversation.id, 20);
+    const inputIds = new Set(pending.map((m) => m.id));
+    return deps.engine.reply({
+      conversationId: conversation.id,
+      contact: { name: conversation.contact.profileName, waId: conversation.contact.waId },
+      messages: pending.map((m) => ({ type: m.type, text: m.body })),
+      history: history
+        .filter((h) => !inputIds.has(h.id) && h.status !== 'human')
+        .map((h) => ({ direction: h.direction as 'inbound' | 'outbound', text: h.body })),
+      context,
+    });
+  });
+  if (outcome.state === 'in_progress') throw new TurnComputingElsewhere(`turn ${key} is being computed elsewhere`);
+  return outcome.result;
+}
+
+async function queueUnsent(deps: TurnDeps, conversationId: string): Promise<void> {
+  const unsent = await unsentOutbound(deps.db, conversationId);
+  if (unsent.length) await deps.send.addBulk(unsent.map((m) => ({ messageId: m.id })));
+}

@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createDb, recordInboxEvents, releaseConversation, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
+import { createQueue, createRedis, inboxQueue, maintenanceQueue, Producer } from '@zapflow/queue-contracts';
 import {
   createTestDatabase,
   deleteKeys,
@@ -276,12 +276,15 @@ describe('handoff to a person', () => {
   });
 });
 
-describe('when the engine fails', () => {
-  it('apologises each time, records the failure, and hands over after the configured number of failures', async () => {
+describe('with the OpenAI engine', () => {
+  const openaiPrefix = `${prefix}-openai`;
+  let openaiInbox: Queue;
+
+  beforeAll(async () => {
     failingApp = await createWorkerApp(
       loadWorkerConfig(
         env({
-          QUEUE_PREFIX: `${prefix}-openai`,
+          QUEUE_PREFIX: openaiPrefix,
           OPENAI_API_KEY: 'sk-test-standin-key',
           OPENAI_BASE_URL: openai.url,
           OPENAI_MAX_RETRIES: '0',
@@ -290,40 +293,86 @@ describe('when the engine fails', () => {
       ),
       logger,
     );
-    const failingInbox = createQueue(inboxQueue, producerRedis, `${prefix}-openai`);
+    openaiInbox = createQueue(inboxQueue, producerRedis, openaiPrefix);
+  });
+  afterAll(async () => {
+    await openaiInbox.close();
+    await deleteKeys(openaiPrefix);
+  });
+
+  async function send(from: string, text: string) {
+    const payload = fx.messagesNotification({ messages: [fx.textMessage({ from, body: text })] });
+    const [message] = extractEvents(payload).messages;
+    const rows = await recordInboxEvents(db, [
+      {
+        provider: 'cloud',
+        kind: 'message',
+        channelKey: message!.phoneNumberId,
+        dedupeKey: message!.wamid,
+        payload: message,
+      },
+    ]);
+    await new Producer(inboxQueue, openaiInbox).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
+  }
+
+  it('answers a message that arrives during a slow turn with the next turn', async () => {
+    const c = newContact();
+    openai.next(
+      { kind: 'text', content: 'Resposta para a primeira.', delayMs: 1500 },
+      { kind: 'text', content: 'Resposta para a segunda.' },
+    );
+    const requestsBefore = openai.requests.length;
+    await send(c, 'primeira');
+    await waitFor('the turn to be asking the model', () => openai.requests.length > requestsBefore);
+    await send(c, 'segunda');
+    await waitFor('both replies', () => graph.textsTo(c).length === 2, { timeoutMs: 15_000 });
+    expect(graph.textsTo(c)).toEqual(['Resposta para a primeira.', 'Resposta para a segunda.']);
+    const turns = await turnsOf(c);
+    expect(turns.map((t) => t.messages.filter((m) => m.direction === 'inbound').map((m) => m.body))).toEqual([
+      ['primeira'],
+      ['segunda'],
+    ]);
+    expect(turns[1]!.startedAt.getTime()).toBeGreaterThanOrEqual(turns[0]!.completedAt!.getTime());
+  });
+
+  it('apologises each time, records the failure, and hands over after the configured number of failures', async () => {
+    const c = newContact();
+    openai.next({ kind: 'fail', status: 500 }, { kind: 'fail', status: 500 });
+    await send(c, 'oi');
+    await waitFor('the apology', () => graph.textsTo(c).length === 1);
+    expect(graph.textsTo(c)[0]).toMatch(/Desculpe/);
+    expect((await conversationOf(c)).failedTurns).toBe(1);
+    await sleep(DEBOUNCE_MS + 100);
+    await send(c, 'oi?');
+    await waitFor('the handoff', async () => (await conversationOf(c)).state === 'human');
+    const turns = await turnsOf(c);
+    expect(turns.map((t) => t.status)).toEqual(['failed', 'failed']);
+    expect(turns[0]!.error).toMatch(/500/);
+    expect((await db.handoff.findFirstOrThrow({ where: { conversationId: turns[0]!.conversationId } })).reason).toBe(
+      'failed_turns',
+    );
+  });
+});
+
+describe('idle handoffs', () => {
+  it('gives a conversation back to the bot after HANDOFF_IDLE_RELEASE_MS without messages', async () => {
+    const c = newContact();
+    await receive(c, 'quero falar com um atendente');
+    await waitFor('the handoff', async () => (await conversationOf(c)).state === 'human');
+    const conversation = await conversationOf(c);
+    await db.conversation.update({
+      where: { id: conversation.id },
+      data: { lastActivityAt: new Date(Date.now() - 120_000) },
+    });
+    const maintenance = createQueue(maintenanceQueue, producerRedis, prefix);
     try {
-      const c = newContact();
-      const send = async (text: string) => {
-        const payload = fx.messagesNotification({ messages: [fx.textMessage({ from: c, body: text })] });
-        const [message] = extractEvents(payload).messages;
-        const rows = await recordInboxEvents(db, [
-          {
-            provider: 'cloud',
-            kind: 'message',
-            channelKey: message!.phoneNumberId,
-            dedupeKey: message!.wamid,
-            payload: message,
-          },
-        ]);
-        await new Producer(inboxQueue, failingInbox).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
-      };
-      openai.next({ kind: 'fail', status: 500 }, { kind: 'fail', status: 500 });
-      await send('oi');
-      await waitFor('the apology', () => graph.textsTo(c).length === 1);
-      expect(graph.textsTo(c)[0]).toMatch(/Desculpe/);
-      expect((await conversationOf(c)).failedTurns).toBe(1);
-      await sleep(DEBOUNCE_MS + 100);
-      await send('oi?');
-      await waitFor('the handoff', async () => (await conversationOf(c)).state === 'human');
-      const turns = await turnsOf(c);
-      expect(turns.map((t) => t.status)).toEqual(['failed', 'failed']);
-      expect(turns[0]!.error).toMatch(/500/);
-      expect((await db.handoff.findFirstOrThrow({ where: { conversationId: turns[0]!.conversationId } })).reason).toBe(
-        'failed_turns',
-      );
+      await maintenance.add('maintenance', { task: 'release-idle-handoffs', idleMs: 60_000 });
+      await waitFor('the release', async () => (await conversationOf(c)).state === 'bot');
     } finally {
-      await failingInbox.close();
-      await deleteKeys(`${prefix}-openai`);
+      await maintenance.close();
     }
+    expect(await db.handoff.findFirstOrThrow({ where: { conversationId: conversation.id } })).toMatchObject({
+      releasedBy: 'idle',
+    });
   });
 });

@@ -12,7 +12,8 @@ export interface StandInUsage {
  * HTTP failure in OpenAI's error format, or no answer at all until `stop()` (for timeouts).
  */
 export type ChatBehaviour =
-  | { kind: 'text'; content: string; usage?: StandInUsage }
+  /** `delayMs` holds the answer back (a slow model), so a test can act while a turn runs. */
+  | { kind: 'text'; content: string; usage?: StandInUsage; delayMs?: number }
   | { kind: 'tool'; name: string; args: unknown; content?: string; usage?: StandInUsage }
   | { kind: 'fail'; status: number; body?: unknown }
   | { kind: 'hang' };
@@ -114,6 +115,7 @@ export class OpenAIStandIn {
         });
         return;
       case 'text':
+        if (behaviour.delayMs) await new Promise((r) => setTimeout(r, behaviour.delayMs));
         return this.completion(
           res,
           body,

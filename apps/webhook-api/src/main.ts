@@ -26,7 +26,7 @@ async function main() {
     logger.info(`Bull Board login for this run: ${config.ADMIN_USER} / ${adminPassword}`);
   }
 
-  const db = createDb({ url: config.DATABASE_URL });
+  const db = createDb({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
   const redis = createRedis(config.REDIS_URL, 'producer');
   redis.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
   const queues = ALL_QUEUES.map((contract) => createQueue(contract, redis, config.QUEUE_PREFIX));

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/glo
 import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { commitTurn, createDb, recordInboxEvents, storeInboundMessage, type Db } from '@zapflow/db';
+import { RateLimiter } from '@zapflow/idempotency';
 import { createLogger } from '@zapflow/logger';
 import {
   createQueue,
@@ -24,7 +25,8 @@ import {
 } from '@zapflow/testkit';
 import { CloudApiClient, extractEvents, SendError, webhookFixtures as fx } from '@zapflow/whatsapp';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
-import { sendOutbound } from './send.service';
+import { SendLimits } from './send-limits';
+import { sendOutbound, type SendDeps } from './send.service';
 import { handleStatus, StatusTargetNotFound } from './status.service';
 import { sweep, type SweepDeps } from './sweep.service';
 import { TurnScheduler } from './turn-scheduler';
@@ -39,6 +41,14 @@ let inboxQ: Queue;
 let sweepDeps: SweepDeps;
 let graph: GraphStandIn;
 let sender: CloudApiClient;
+let sendDeps: SendDeps;
+const generousLimits = {
+  WHATSAPP_PROVIDER: 'cloud' as const,
+  SEND_RATE_PER_NUMBER_PER_S: 1000,
+  SEND_RATE_PER_RECIPIENT_INTERVAL_MS: 10,
+  SEND_RATE_PER_RECIPIENT_BURST: 100,
+  EVOLUTION_RATE_PER_MINUTE: 1000,
+};
 
 beforeAll(async () => {
   database = await createTestDatabase();
@@ -59,6 +69,7 @@ beforeAll(async () => {
   };
   graph = await new GraphStandIn('token').start();
   sender = new CloudApiClient({ baseUrl: graph.url, apiVersion: 'v21.0', accessToken: 'token', timeoutMs: 2000 });
+  sendDeps = { db, sender, logger, limits: new SendLimits(new RateLimiter(redis, prefix), generousLimits) };
 });
 afterAll(async () => {
   await sender.close();
@@ -117,10 +128,35 @@ async function queuedReply(body = 'Olá, Maria!') {
   return { id: committed.outbound[0]!.id, from };
 }
 
+/** Another reply to the same contact, from a later turn. */
+async function laterReply(from: string, body: string) {
+  const { conversation, message } = await storeInboundMessage(db, {
+    provider: 'cloud',
+    channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
+    waId: from,
+    providerMessageId: fx.fakeWamid(),
+    type: 'text',
+    body: 'e mais?',
+    payload: {},
+    waTimestamp: new Date(),
+  });
+  const committed = await commitTurn(db, {
+    conversationId: conversation.id,
+    channelId: message.channelId,
+    fence: ++fence,
+    inputMessageIds: [message.id],
+    input: [],
+    result: { engine: 'local', status: 'done', replies: [{ type: 'text', body }], latencyMs: 1 },
+    failedTurns: 0,
+  });
+  if ('rejected' in committed) throw new Error('turn rejected');
+  return { id: committed.outbound[0]!.id };
+}
+
 describe('sending through the Cloud API', () => {
   it('posts the reply from the business number that received the message and stores the wamid', async () => {
     const reply = await queuedReply();
-    const result = (await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })) as {
+    const result = (await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })) as {
       providerMessageId: string;
     };
     const accepted = graph.accepted.find((a) => a.body.to === reply.from)!;
@@ -141,17 +177,15 @@ describe('sending through the Cloud API', () => {
 
   it('never sends a message twice', async () => {
     const reply = await queuedReply();
-    await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false });
-    expect(await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })).toBeNull();
+    await sendOutbound(sendDeps, reply.id, { isLastAttempt: false });
+    expect(await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })).toBeNull();
     expect(graph.textsTo(reply.from)).toHaveLength(1);
   });
 
   it('puts a message back to queued with the error when a retryable failure happens', async () => {
     const reply = await queuedReply();
     graph.next({ kind: 'fail', status: 503, body: { error: { message: 'Service unavailable', code: 131016 } } });
-    const error = await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false }).catch(
-      (e: unknown) => e,
-    );
+    const error = await sendOutbound(sendDeps, reply.id, { isLastAttempt: false }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SendError);
     expect((error as SendError).retryable).toBe(true);
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
@@ -167,7 +201,7 @@ describe('sending through the Cloud API', () => {
       status: 400,
       body: { error: { message: '(#100) Invalid parameter', code: 100, error_data: { details: 'to is invalid' } } },
     });
-    await expect(sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })).rejects.toThrow(/100/);
+    await expect(sendOutbound(sendDeps, reply.id, { isLastAttempt: false })).rejects.toThrow(/100/);
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'failed',
       errorCode: '100',
@@ -181,7 +215,7 @@ describe('sending through the Cloud API', () => {
       { kind: 'fail', status: 500 },
       { kind: 'fail', status: 429, body: { error: { message: 'throughput', code: 130429 } } },
     );
-    const worker = new Worker(sendQueue.name, sendProcessor({ db, sender, logger }), {
+    const worker = new Worker(sendQueue.name, sendProcessor(sendDeps), {
       connection: redis,
       prefix,
       settings: {
@@ -202,6 +236,36 @@ describe('sending through the Cloud API', () => {
     }
   });
 
+  it('paces messages to one recipient by the pair rate, across two workers, without failing them', async () => {
+    const paced = {
+      ...sendDeps,
+      limits: new SendLimits(new RateLimiter(redis, `${prefix}-pace`), {
+        ...generousLimits,
+        SEND_RATE_PER_RECIPIENT_INTERVAL_MS: 300,
+        SEND_RATE_PER_RECIPIENT_BURST: 2,
+      }),
+    };
+    const workers = [1, 2].map(
+      () => new Worker(sendQueue.name, sendProcessor(paced), { connection: redis, prefix, concurrency: 5 }),
+    );
+    try {
+      const first = await queuedReply('1');
+      const ids = [first.id];
+      // More replies to the same contact: each a turn of its own, in order.
+      for (let i = 2; i <= 6; i++) ids.push((await laterReply(first.from, String(i))).id);
+      await new Producer(sendQueue, sendQ, { attempts: 1 }).addBulk(ids.map((messageId) => ({ messageId })));
+      await waitFor('six messages', () => graph.textsTo(first.from).length === 6, { timeoutMs: 15_000 });
+      expect(graph.textsTo(first.from)).toEqual(['1', '2', '3', '4', '5', '6']);
+      const times = graph.accepted.filter((a) => a.body.to === first.from).map((a) => a.at);
+      // A burst of two, then one per 300 ms (a little slack for timers).
+      for (let i = 2; i < times.length; i++) expect(times[i]! - times[i - 2]!).toBeGreaterThanOrEqual(280);
+      expect(await db.message.count({ where: { id: { in: ids }, status: 'sent' } })).toBe(6);
+    } finally {
+      await Promise.all(workers.map((w) => w.close()));
+      await deleteKeys(`${prefix}-pace`);
+    }
+  });
+
   it('adds jitter around each step of the retry schedule', () => {
     expect(sendRetryDelay([60_000, 120_000, 240_000], 1, () => 0)).toBe(48_000);
     expect(sendRetryDelay([60_000, 120_000, 240_000], 2, () => 1)).toBe(144_000);
@@ -213,7 +277,7 @@ describe('sending through the Cloud API', () => {
 describe('delivery statuses', () => {
   it('applies a status to the message it names, and waits (retries) for one it does not know yet', async () => {
     const reply = await queuedReply();
-    const sent = (await sendOutbound({ db, sender, logger }, reply.id, { isLastAttempt: false })) as {
+    const sent = (await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })) as {
       providerMessageId: string;
     };
     const record = async (wamid: string, status: string) => {

@@ -10,10 +10,15 @@ import {
 } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import { SendError, type WhatsAppSender } from '@zapflow/whatsapp';
+import type { SendLimits } from './send-limits';
+
+/** How soon a message waiting for an earlier one of its conversation looks again. */
+const WAIT_FOR_EARLIER_MS = 200;
 
 export interface SendDeps {
   db: Db;
   sender: WhatsAppSender;
+  limits: SendLimits;
   logger: Logger;
 }
 
@@ -26,12 +31,20 @@ export async function sendOutbound(
   deps: SendDeps,
   messageId: string,
   { isLastAttempt }: { isLastAttempt: boolean },
-): Promise<{ providerMessageId: string } | { waitForEarlier: true } | null> {
+): Promise<{ providerMessageId: string } | { waitMs: number } | null> {
   const message = await getOutboundForSend(deps.db, messageId);
   if (!message) throw new UnrecoverableError(`outbound message ${messageId} does not exist`);
   const log = deps.logger.child({ messageId, conversationId: message.conversationId });
   // A conversation's messages go out in the order they were written.
-  if (await hasEarlierUnsent(deps.db, messageId)) return { waitForEarlier: true };
+  if (await hasEarlierUnsent(deps.db, messageId)) return { waitMs: WAIT_FOR_EARLIER_MS };
+  if (message.status === 'queued' || message.status === 'sending') {
+    // Over a limit the message waits; it does not fail and spends no attempt.
+    const waitMs = await deps.limits.admit({
+      channelExternalId: message.channel.externalId,
+      recipient: message.conversation.contact.waId,
+    });
+    if (waitMs > 0) return { waitMs };
+  }
   if (!(await claimForSending(deps.db, messageId))) {
     log.info('message already sent or failed; nothing to do', { status: message.status });
     return null;

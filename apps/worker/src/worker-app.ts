@@ -1,6 +1,6 @@
 import { Worker, type Processor, type WorkerOptions } from 'bullmq';
 import { createDb, pingDb } from '@zapflow/db';
-import { FencedLock, Idempotency } from '@zapflow/idempotency';
+import { FencedLock, Idempotency, RateLimiter } from '@zapflow/idempotency';
 import { errorFields, type Logger } from '@zapflow/logger';
 import {
   createQueue,
@@ -23,6 +23,7 @@ import { maintenanceProcessor } from './processors/maintenance.processor';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { turnProcessor } from './processors/turn.processor';
 import { createSender } from './sender.factory';
+import { SendLimits } from './send-limits';
 import { TurnScheduler } from './turn-scheduler';
 
 export interface WorkerApp {
@@ -41,7 +42,7 @@ export interface WorkerApp {
  * integration tests run the same wiring in-process.
  */
 export async function createWorkerApp(config: WorkerConfig, logger: Logger): Promise<WorkerApp> {
-  const db = createDb({ url: config.DATABASE_URL, poolSize: Math.min(20, config.WORKER_CONCURRENCY) });
+  const db = createDb({ url: config.DATABASE_URL, poolSize: config.DATABASE_POOL_SIZE });
   const connection = createRedis(config.REDIS_URL, 'worker');
   connection.on('error', (error) => logger.warn('redis connection error', { error: error.message }));
 
@@ -64,6 +65,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
     inProgressTtlMs: config.WORKER_LOCK_MS,
   });
   const locks = new FencedLock(connection, config.QUEUE_PREFIX, config.WORKER_LOCK_MS);
+  const limits = new SendLimits(new RateLimiter(connection, config.QUEUE_PREFIX), config);
   const sender = createSender(config, connection);
   const engine = await createEngine(config, db);
   const channels = createNotificationChannels(config, sender);
@@ -98,7 +100,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
       }) as Processor,
       common,
     ),
-    new Worker(sendQueue.name, sendProcessor({ db, sender, logger }) as Processor, {
+    new Worker(sendQueue.name, sendProcessor({ db, sender, limits, logger }) as Processor, {
       ...common,
       settings: {
         backoffStrategy: (attemptsMade, type) =>

@@ -23,6 +23,11 @@ export const baseEnv = {
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/zapflow'),
+  /**
+   * PostgreSQL connections per process. Mind the server's max_connections (100 by default)
+   * across every replica: 10 workers x 10 is already all of it.
+   */
+  DATABASE_POOL_SIZE: positiveInt(10),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_{}.-]+$/, 'letters, digits, _ . - { } only (it starts every Redis key)')
@@ -83,6 +88,14 @@ export const workerEnv = {
       return delays;
     }),
   INBOX_SWEEP_AFTER_MS: positiveInt(60_000),
+  /** Per business number: Meta's default throughput is 80 messages per second. */
+  SEND_RATE_PER_NUMBER_PER_S: positiveInt(80),
+  /** Per recipient (Meta's pair rate): about one message every 6 s sustained... */
+  SEND_RATE_PER_RECIPIENT_INTERVAL_MS: positiveInt(6000),
+  /** ...with short bursts, so a reply of two or three messages still goes out at once. */
+  SEND_RATE_PER_RECIPIENT_BURST: positiveInt(5),
+  /** Per Evolution instance (the seed's 10 messages per minute). */
+  EVOLUTION_RATE_PER_MINUTE: positiveInt(10),
   DEBOUNCE_MS: z.coerce.number().int().min(0).default(2000),
   /** A contact who keeps typing is answered after at most this long (default 3 × DEBOUNCE_MS). */
   DEBOUNCE_MAX_WAIT_MS: z.coerce.number().int().min(0).optional(),

@@ -1,2 +1,3 @@
 export * from './idempotency';
 export * from './fenced-lock';
+export * from './rate-limiter';

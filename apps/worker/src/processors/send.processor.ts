@@ -2,8 +2,6 @@ import { DelayedError, type Job } from 'bullmq';
 import { parseJobData, sendQueue } from '@zapflow/queue-contracts';
 import { sendOutbound, type SendDeps } from '../send.service';
 
-const WAIT_FOR_EARLIER_MS = 200;
-
 export function sendProcessor(deps: SendDeps) {
   return async (job: Job, token?: string) => {
     const { messageId } = parseJobData(sendQueue, job.data);
@@ -11,9 +9,9 @@ export function sendProcessor(deps: SendDeps) {
     const result = await sendOutbound({ ...deps, logger }, messageId, {
       isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
     });
-    if (result && 'waitForEarlier' in result) {
-      // Not a failure: look again once the earlier message has had time to go out.
-      await job.moveToDelayed(Date.now() + WAIT_FOR_EARLIER_MS, token);
+    if (result && 'waitMs' in result) {
+      // Not a failure: an earlier message must go first, or a rate limit says wait.
+      await job.moveToDelayed(Date.now() + result.waitMs, token);
       throw new DelayedError();
     }
     return result;

@@ -1,0 +1,43 @@
+import type { RateLimiter } from '@zapflow/idempotency';
+import type { WorkerConfig } from './config';
+
+/**
+ * The limits every send passes, kept in Redis so they hold across all worker processes: the
+ * recipient's pair rate (one message per interval, with a small burst), then the business
+ * number's throughput, or the Evolution instance's rate.
+ */
+export class SendLimits {
+  constructor(
+    private readonly limiter: RateLimiter,
+    private readonly config: Pick<
+      WorkerConfig,
+      | 'WHATSAPP_PROVIDER'
+      | 'SEND_RATE_PER_NUMBER_PER_S'
+      | 'SEND_RATE_PER_RECIPIENT_INTERVAL_MS'
+      | 'SEND_RATE_PER_RECIPIENT_BURST'
+      | 'EVOLUTION_RATE_PER_MINUTE'
+    >,
+  ) {}
+
+  /** 0 when the message may go now, else how long to wait before asking again. */
+  async admit({ channelExternalId, recipient }: { channelExternalId: string; recipient: string }): Promise<number> {
+    const c = this.config;
+    const pair = await this.limiter.take('pair', `${channelExternalId}:${recipient}`, {
+      count: 1,
+      perMs: c.SEND_RATE_PER_RECIPIENT_INTERVAL_MS,
+      burst: c.SEND_RATE_PER_RECIPIENT_BURST,
+    });
+    if (pair > 0) return pair;
+    return c.WHATSAPP_PROVIDER === 'evolution'
+      ? this.limiter.take('instance', channelExternalId, {
+          count: c.EVOLUTION_RATE_PER_MINUTE,
+          perMs: 60_000,
+          burst: 1,
+        })
+      : this.limiter.take('number', channelExternalId, {
+          count: c.SEND_RATE_PER_NUMBER_PER_S,
+          perMs: 1000,
+          burst: c.SEND_RATE_PER_NUMBER_PER_S,
+        });
+  }
+}

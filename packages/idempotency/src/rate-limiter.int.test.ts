@@ -1,0 +1,58 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { Redis } from 'ioredis';
+import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '@zapflow/testkit';
+import { RateLimiter } from './rate-limiter';
+
+const prefix = uniquePrefix('rate');
+let redis: Redis;
+let limiter: RateLimiter;
+
+beforeAll(() => {
+  redis = new Redis(TEST_REDIS_URL);
+  limiter = new RateLimiter(redis, prefix);
+});
+afterAll(async () => {
+  await deleteKeys(prefix);
+  redis.disconnect();
+});
+
+describe('rate limiter (GCRA in Redis)', () => {
+  it('admits a burst, then one event per interval', async () => {
+    const rate = { count: 1, perMs: 6000, burst: 3 };
+    const waits = [];
+    for (let i = 0; i < 4; i++) waits.push(await limiter.take('recipient', 'burst', rate));
+    expect(waits.slice(0, 3)).toEqual([0, 0, 0]);
+    expect(waits[3]).toBeGreaterThan(5000);
+    expect(waits[3]).toBeLessThanOrEqual(6000);
+  });
+
+  it('admits again once the wait it named has passed', async () => {
+    const rate = { count: 10, perMs: 1000, burst: 1 };
+    expect(await limiter.take('number', 'pace', rate)).toBe(0);
+    const wait = await limiter.take('number', 'pace', rate);
+    expect(wait).toBeGreaterThan(0);
+    await new Promise((r) => setTimeout(r, wait + 5));
+    expect(await limiter.take('number', 'pace', rate)).toBe(0);
+  });
+
+  it('holds across concurrent callers on separate connections: exactly the burst gets through', async () => {
+    const clients = Array.from({ length: 5 }, () => new Redis(TEST_REDIS_URL));
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 50 }, (_, i) =>
+          new RateLimiter(clients[i % 5]!, prefix).take('number', 'shared', { count: 1, perMs: 60_000, burst: 10 }),
+        ),
+      );
+      expect(results.filter((w) => w === 0)).toHaveLength(10);
+    } finally {
+      for (const c of clients) c.disconnect();
+    }
+  });
+
+  it('keeps subjects apart', async () => {
+    const rate = { count: 1, perMs: 60_000, burst: 1 };
+    expect(await limiter.take('recipient', 'a', rate)).toBe(0);
+    expect(await limiter.take('recipient', 'b', rate)).toBe(0);
+    expect(await limiter.take('recipient', 'a', rate)).toBeGreaterThan(0);
+  });
+});

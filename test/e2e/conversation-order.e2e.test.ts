@@ -118,7 +118,11 @@ describe('conversation order with 4 worker processes', () => {
       const turns = await db.turn.findMany({
         where: { conversation: { contact: { waId } } },
         orderBy: { seq: 'asc' },
-        include: { messages: { orderBy: [{ waTimestamp: 'asc' }, { arrivedAt: 'asc' }, { replyIndex: 'asc' }] } },
+        include: {
+          messages: {
+            orderBy: [{ waTimestamp: 'asc' }, { arrivedAt: 'asc' }, { arrivalSeq: 'asc' }, { replyIndex: 'asc' }],
+          },
+        },
       });
       turnsTotal += turns.length;
       // Never two turns at once: each starts after the previous one committed.

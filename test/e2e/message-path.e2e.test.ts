@@ -64,6 +64,8 @@ beforeAll(async () => {
     INBOX_SWEEP_AFTER_MS: '2000',
     INBOX_SWEEP_EVERY_MS: '500',
     SEND_RETRY_DELAYS_MS: '200,400,800',
+    // A send left mid-request is retried once its lease (timeout + 5 s) has run out.
+    WHATSAPP_TIMEOUT_MS: '3000',
   };
   api = new AppProcess('webhook-api', env).start();
   worker = new AppProcess('worker', env).start();

@@ -19,10 +19,18 @@ async function main() {
   const queue = createQueue(maintenanceQueue, connection, config.QUEUE_PREFIX);
   queue.on('error', (error) => logger.warn('queue error', { error: error.message }));
 
-  const schedules = await registerSchedules(queue, {
-    sweepEveryMs: config.sweepEveryMs,
-    idleReleaseMs: config.HANDOFF_IDLE_RELEASE_MS,
-  });
+  const options = { sweepEveryMs: config.sweepEveryMs, idleReleaseMs: config.HANDOFF_IDLE_RELEASE_MS };
+  const schedules = await registerSchedules(queue, options);
+  // Job schedulers live in Redis: if Redis loses its keys (a flush, a failover without
+  // persistence) the sweeper, the durability backstop, must come back without a restart.
+  // upsertJobScheduler is idempotent, so re-registering is harmless.
+  const reregister = () =>
+    registerSchedules(queue, options).catch((error: Error) =>
+      logger.warn('could not re-register the job schedulers; will try again', { error: error.message }),
+    );
+  const timer = setInterval(() => void reregister(), Math.min(60_000, config.sweepEveryMs * 4));
+  timer.unref();
+  connection.on('ready', () => void reregister());
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'zapflow_scheduler_' });
   const ops = await startOpsServer({
@@ -39,6 +47,7 @@ async function main() {
   logger.info('scheduler running', { schedules, opsPort: ops.port });
 
   onShutdown(logger, async () => {
+    clearInterval(timer);
     await Promise.allSettled([queue.close(), ops.close()]);
     connection.disconnect();
   });

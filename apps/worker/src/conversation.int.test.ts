@@ -116,7 +116,12 @@ async function turnsOf(waId: string) {
   return db.turn.findMany({
     where: { conversation: { contact: { waId } } },
     orderBy: { seq: 'asc' },
-    include: { messages: { orderBy: [{ waTimestamp: 'asc' }, { createdAt: 'asc' }] } },
+    // The order turns read their inputs in: WhatsApp time, then arrival at the webhook.
+    include: {
+      messages: {
+        orderBy: [{ waTimestamp: 'asc' }, { arrivedAt: 'asc' }, { arrivalSeq: 'asc' }, { replyIndex: 'asc' }],
+      },
+    },
   });
 }
 
@@ -143,6 +148,32 @@ describe('debounce: a burst is one turn', () => {
       'queria ver um SUV',
     ]);
     expect(graph.textsTo(c)).toHaveLength(turns[0]!.messages.filter((m) => m.direction === 'outbound').length);
+  });
+
+  it('answers two messages of one webhook delivery as one turn, in their order', async () => {
+    const c = newContact();
+    const payload = fx.messagesNotification({
+      messages: ['oi', 'tudo bem?', 'tem SUV?'].map((body) => fx.textMessage({ from: c, body })),
+    });
+    const events = extractEvents(payload).messages.map((m) => ({
+      provider: 'cloud',
+      kind: 'message' as const,
+      channelKey: m.phoneNumberId,
+      dedupeKey: m.wamid,
+      sender: m.waId,
+      payload: m,
+    }));
+    const rows = await recordInboxEvents(db, events);
+    await new Producer(inboxQueue, inboxQ).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
+    await waitFor('the turn', async () => (await turnsOf(c)).length === 1);
+    await sleep(DEBOUNCE_MS);
+    const [turn] = await turnsOf(c);
+    expect(turn!.messages.filter((m) => m.direction === 'inbound').map((m) => m.body)).toEqual([
+      'oi',
+      'tudo bem?',
+      'tem SUV?',
+    ]);
+    expect(await turnsOf(c)).toHaveLength(1);
   });
 
   it('answers two bursts further apart than the window with two turns', async () => {

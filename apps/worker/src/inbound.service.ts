@@ -43,6 +43,7 @@ export async function handleInboundMessage(deps: InboundDeps, inboxEventId: stri
     payload: m.raw,
     waTimestamp: m.timestamp,
     arrivedAt: event.receivedAt,
+    arrivalSeq: event.seq,
   });
   await deps.turns.request(conversation.id);
   await markInboxProcessed(deps.db, inboxEventId);

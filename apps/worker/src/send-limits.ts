@@ -19,25 +19,30 @@ export class SendLimits {
     >,
   ) {}
 
-  /** 0 when the message may go now, else how long to wait before asking again. */
+  /**
+   * 0 when the message may go now, else how long to wait before asking again. The number (or
+   * instance) is asked first: it has the capacity to spare, so a refusal by the recipient's pair
+   * rate wastes little, while the other way round a busy number would burn the recipient's slot.
+   */
   async admit({ channelExternalId, recipient }: { channelExternalId: string; recipient: string }): Promise<number> {
     const c = this.config;
-    const pair = await this.limiter.take('pair', `${channelExternalId}:${recipient}`, {
+    const sender =
+      c.WHATSAPP_PROVIDER === 'evolution'
+        ? await this.limiter.take('instance', channelExternalId, {
+            count: c.EVOLUTION_RATE_PER_MINUTE,
+            perMs: 60_000,
+            burst: 1,
+          })
+        : await this.limiter.take('number', channelExternalId, {
+            count: c.SEND_RATE_PER_NUMBER_PER_S,
+            perMs: 1000,
+            burst: c.SEND_RATE_PER_NUMBER_PER_S,
+          });
+    if (sender > 0) return sender;
+    return this.limiter.take('pair', `${channelExternalId}:${recipient}`, {
       count: 1,
       perMs: c.SEND_RATE_PER_RECIPIENT_INTERVAL_MS,
       burst: c.SEND_RATE_PER_RECIPIENT_BURST,
     });
-    if (pair > 0) return pair;
-    return c.WHATSAPP_PROVIDER === 'evolution'
-      ? this.limiter.take('instance', channelExternalId, {
-          count: c.EVOLUTION_RATE_PER_MINUTE,
-          perMs: 60_000,
-          burst: 1,
-        })
-      : this.limiter.take('number', channelExternalId, {
-          count: c.SEND_RATE_PER_NUMBER_PER_S,
-          perMs: 1000,
-          burst: c.SEND_RATE_PER_NUMBER_PER_S,
-        });
   }
 }

@@ -8,7 +8,7 @@ import {
   markSent,
   type Db,
 } from '@zapflow/db';
-import type { Logger } from '@zapflow/logger';
+import { errorFields, type Logger } from '@zapflow/logger';
 import { SendError, type WhatsAppSender } from '@zapflow/whatsapp';
 import type { SendLimits } from './send-limits';
 
@@ -20,6 +20,11 @@ export interface SendDeps {
   sender: WhatsAppSender;
   limits: SendLimits;
   logger: Logger;
+  /**
+   * How long an attempt owns a message it marked `sending`: longer than the provider's timeout,
+   * so a second attempt never sends while the first may still be waiting for its answer.
+   */
+  sendLeaseMs: number;
 }
 
 /**
@@ -37,6 +42,10 @@ export async function sendOutbound(
   const log = deps.logger.child({ messageId, conversationId: message.conversationId });
   // A conversation's messages go out in the order they were written.
   if (await hasEarlierUnsent(deps.db, messageId)) return { waitMs: WAIT_FOR_EARLIER_MS };
+  if (message.status === 'sending') {
+    const leaseLeft = message.updatedAt.getTime() + deps.sendLeaseMs - Date.now();
+    if (leaseLeft > 0) return { waitMs: leaseLeft };
+  }
   if (message.status === 'queued' || message.status === 'sending') {
     // Over a limit the message waits; it does not fail and spends no attempt.
     const waitMs = await deps.limits.admit({
@@ -45,20 +54,18 @@ export async function sendOutbound(
     });
     if (waitMs > 0) return { waitMs };
   }
-  if (!(await claimForSending(deps.db, messageId))) {
+  if (!(await claimForSending(deps.db, messageId, deps.sendLeaseMs))) {
     log.info('message already sent or failed; nothing to do', { status: message.status });
     return null;
   }
+  let providerMessageId: string;
   try {
-    const { providerMessageId } = await deps.sender.send({
+    ({ providerMessageId } = await deps.sender.send({
       channelExternalId: message.channel.externalId,
       to: message.conversation.contact.waId,
       type: 'text',
       body: message.body ?? '',
-    });
-    await markSent(deps.db, messageId, providerMessageId);
-    log.info('message sent', { providerMessageId, provider: deps.sender.provider });
-    return { providerMessageId };
+    }));
   } catch (error) {
     const failure =
       error instanceof SendError ? error : new SendError((error as Error).message ?? String(error), 'internal', true);
@@ -75,5 +82,28 @@ export async function sendOutbound(
       retryable: failure.retryable,
     });
     throw new UnrecoverableError(`send of ${messageId} failed: ${failure.code} ${failure.message}`);
+  }
+  // The provider has the message: from here on, never send it again. Recording the wamid is
+  // retried in place; if the database stays down, the row is left `sending` (not `queued`).
+  await recordSent(deps, messageId, providerMessageId, log);
+  log.info('message sent', { providerMessageId, provider: deps.sender.provider });
+  return { providerMessageId };
+}
+
+async function recordSent(deps: SendDeps, messageId: string, providerMessageId: string, log: Logger): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await markSent(deps.db, messageId, providerMessageId);
+      return;
+    } catch (error) {
+      if (attempt >= 5) {
+        log.error('message sent but its wamid could not be stored; it will not be sent again', {
+          providerMessageId,
+          ...errorFields(error),
+        });
+        throw new UnrecoverableError(`message ${messageId} was sent as ${providerMessageId} but not recorded`);
+      }
+      await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
+    }
   }
 }

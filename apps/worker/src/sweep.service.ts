@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import {
   claimStaleInboxEvents,
+  countSweeps,
   findPendingNotifications,
   findStaleOutbound,
   stalePendingConversations,
@@ -35,19 +36,25 @@ export interface SweepOptions {
  */
 export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps = 5 }: SweepOptions) {
   const staleInbox = await claimStaleInboxEvents(deps.db, { olderThanMs: afterMs, limit: batch, maxSweeps });
-  let inboxRequeued = 0;
+  const requeued: string[] = [];
   for (const event of staleInbox) {
     const data = { inboxEventId: event.id, kind: event.kind };
     if (await requeue(deps.inbox.queue, inboxQueue.jobId!(data))) {
       await deps.inbox.add(data);
-      inboxRequeued++;
+      requeued.push(event.id);
     }
   }
+  await countSweeps(deps.db, requeued);
+  const inboxRequeued = requeued.length;
   const staleOutbound = await findStaleOutbound(deps.db, { olderThanMs: afterMs, limit: batch });
   let outboundRequeued = 0;
   for (const message of staleOutbound) {
     const data = { messageId: message.id };
-    if (await requeue(deps.send.queue, sendQueue.jobId!(data))) {
+    const jobId = sendQueue.jobId!(data);
+    // A message left `sending` whose job ended may have reached the provider: only a job lost
+    // with Redis is re-queued for it (the documented at-most-one-extra-send case).
+    const lost = message.status === 'sending' ? !(await deps.send.queue.getJob(jobId)) : true;
+    if (lost && (await requeue(deps.send.queue, jobId))) {
       await deps.send.add(data);
       outboundRequeued++;
     }

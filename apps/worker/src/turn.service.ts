@@ -6,6 +6,7 @@ import {
   pendingMessages,
   recentMessages,
   recordInterests,
+  turnFenceOf,
   unsentOutbound,
   type Db,
   type Message,
@@ -70,7 +71,7 @@ const HANDOFF_AFTER_FAILURES = {
  * answer already computed for the same inputs is reused rather than asked again.
  */
 export async function runTurn(deps: TurnDeps, conversationId: string): Promise<TurnOutcome> {
-  const lock = await deps.locks.acquire(`conv-${conversationId}`);
+  const lock = await deps.locks.acquire(`conv-${conversationId}`, await turnFenceOf(deps.db, conversationId));
   if (!lock) return { kind: 'busy' };
   const log = deps.logger.child({ conversationId, fence: lock.fence });
   const startedAt = new Date();
@@ -232,16 +233,16 @@ async function decide(
 
   let reply: EngineReply;
   try {
-    reply = await engineReplyOnce(deps, conversation, pending, context);
+    reply = await engineReplyOnce(deps, conversation, pending, context, log);
   } catch (error) {
-    if (error instanceof TurnComputingElsewhere) throw error;
+    if (!(error instanceof EngineFailure)) throw error;
     const failedTurns = conversation.failedTurns + 1;
     const handOff = failedTurns >= deps.handoffAfterFailedTurns;
     log.error('engine failed; answering with an apology', {
       engine: deps.engine.name,
       failedTurns,
       handOff,
-      ...errorFields(error),
+      ...errorFields(error.original),
     });
     return {
       result: {
@@ -282,30 +283,54 @@ async function decide(
 /**
  * Asks the engine once per set of inputs: the answer is kept in Redis (idempotency "done" with
  * the reply) before it is committed, so a turn retried after a crash reuses it instead of asking
- * (and paying for) the model again.
+ * (and paying for) the model again. Only the engine's own failure is an `EngineFailure`; a
+ * database or Redis error propagates and the job is retried, with no apology sent.
  */
 async function engineReplyOnce(
   deps: TurnDeps,
   conversation: Awaited<ReturnType<typeof getConversation>>,
   pending: Message[],
   context: ConversationContext,
+  log: Logger,
 ): Promise<EngineReply> {
   const key = `turn-${conversation.id}-${pending[0]!.id}-${pending.length}`;
-  const outcome = await deps.idempotency.once(key, async () => {
+  const claim = await deps.idempotency.claim<EngineReply>(key);
+  if (claim.state === 'done') return claim.result;
+  if (claim.state === 'in_progress') throw new TurnComputingElsewhere(`turn ${key} is being computed elsewhere`);
+  let reply: EngineReply;
+  try {
     const history = await recentMessages(deps.db, conversation.id, 20);
     const inputIds = new Set(pending.map((m) => m.id));
-    return deps.engine.reply({
-      conversationId: conversation.id,
-      contact: { name: conversation.contact.profileName, waId: conversation.contact.waId },
-      messages: pending.map((m) => ({ type: m.type, text: m.body })),
-      history: history
-        .filter((h) => !inputIds.has(h.id) && h.status !== 'human')
-        .map((h) => ({ direction: h.direction as 'inbound' | 'outbound', text: h.body })),
-      context,
-    });
+    try {
+      reply = await deps.engine.reply({
+        conversationId: conversation.id,
+        contact: { name: conversation.contact.profileName, waId: conversation.contact.waId },
+        messages: pending.map((m) => ({ type: m.type, text: m.body })),
+        history: history
+          .filter((h) => !inputIds.has(h.id) && h.status !== 'human')
+          .map((h) => ({ direction: h.direction as 'inbound' | 'outbound', text: h.body })),
+        context,
+      });
+    } catch (error) {
+      throw new EngineFailure(error);
+    }
+  } catch (error) {
+    await deps.idempotency.release(key, claim.token).catch(() => {});
+    throw error;
+  }
+  // Losing the cached answer only costs a second engine call on a retry: never fail the turn for it.
+  await deps.idempotency.complete(key, claim.token, reply).catch((error: unknown) => {
+    log.warn('could not keep the engine answer for retries', errorFields(error));
   });
-  if (outcome.state === 'in_progress') throw new TurnComputingElsewhere(`turn ${key} is being computed elsewhere`);
-  return outcome.result;
+  return reply;
+}
+
+/** The engine could not answer (after its own retries): the turn answers with an apology. */
+class EngineFailure extends Error {
+  override name = 'EngineFailure';
+  constructor(readonly original: unknown) {
+    super(original instanceof Error ? original.message : String(original));
+  }
 }
 
 async function queueUnsent(deps: TurnDeps, conversationId: string): Promise<void> {

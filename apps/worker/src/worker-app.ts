@@ -100,13 +100,17 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
       }) as Processor,
       common,
     ),
-    new Worker(sendQueue.name, sendProcessor({ db, sender, limits, logger }) as Processor, {
-      ...common,
-      settings: {
-        backoffStrategy: (attemptsMade, type) =>
-          type === SEND_BACKOFF ? sendRetryDelay(config.SEND_RETRY_DELAYS_MS, attemptsMade) : 1000,
+    new Worker(
+      sendQueue.name,
+      sendProcessor({ db, sender, limits, logger, sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000 }) as Processor,
+      {
+        ...common,
+        settings: {
+          backoffStrategy: (attemptsMade, type) =>
+            type === SEND_BACKOFF ? sendRetryDelay(config.SEND_RETRY_DELAYS_MS, attemptsMade) : 1000,
+        },
       },
-    }),
+    ),
     new Worker(highQueue.name, highProcessor({ db, channels, logger }) as Processor, { ...common, concurrency: 10 }),
     new Worker(
       maintenanceQueue.name,

@@ -14,8 +14,9 @@ export interface InboundMessageInput {
   body: string | null;
   payload: unknown;
   waTimestamp: Date;
-  /** When the webhook received it. */
+  /** When the webhook received it, and in which order within its delivery. */
   arrivedAt?: Date | undefined;
+  arrivalSeq?: bigint | undefined;
 }
 
 /**
@@ -69,9 +70,9 @@ export async function storeInboundMessage(db: Db, input: InboundMessageInput) {
       LIMIT 1`,
   );
   const inserted = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status, wa_timestamp, arrived_at)
+    INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status, wa_timestamp, arrived_at, arrival_seq)
     VALUES (${conversationId}::uuid, ${channelId}::uuid, 'inbound', ${input.type}, ${input.body},
-            ${JSON.stringify(input.payload)}::jsonb, ${input.providerMessageId}, 'received', ${input.waTimestamp}, ${input.arrivedAt ?? new Date()})
+            ${JSON.stringify(input.payload)}::jsonb, ${input.providerMessageId}, 'received', ${input.waTimestamp}, ${input.arrivedAt ?? new Date()}, ${input.arrivalSeq ?? null})
     ON CONFLICT (channel_id, provider_message_id) DO NOTHING
     RETURNING id`;
   if (inserted.length > 0) {

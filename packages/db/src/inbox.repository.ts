@@ -47,22 +47,29 @@ export async function markInboxProcessed(db: Pick<Db, 'inboxEvent'>, id: string)
   await db.inboxEvent.updateMany({ where: { id, processedAt: null }, data: { processedAt: new Date() } });
 }
 
+/** Counts a re-queue against each event's `maxSweeps` (only jobs actually added again count). */
+export async function countSweeps(db: Db, ids: string[]): Promise<void> {
+  if (ids.length === 0) return;
+  await db.inboxEvent.updateMany({ where: { id: { in: ids } }, data: { sweepCount: { increment: 1 } } });
+}
+
 export interface StaleInboxEvent {
   id: string;
   kind: InboxKind;
 }
 
 /**
- * Claims up to `limit` inbox events recorded more than `olderThanMs` ago and still unprocessed,
- * bumping their sweep count so that a poison event stops being re-queued after `maxSweeps`.
- * `SKIP LOCKED` lets several sweepers run at once without handing out the same rows.
+ * Claims up to `limit` inbox events recorded more than `olderThanMs` ago and still unprocessed
+ * (marking when they were looked at, so the next sweep within the grace period skips them).
+ * `SKIP LOCKED` lets several sweepers run at once without handing out the same rows. Events
+ * re-queued `maxSweeps` times (see `countSweeps`) are left alone: a poison event must not loop.
  */
 export async function claimStaleInboxEvents(
   db: Db,
   { olderThanMs, limit, maxSweeps }: { olderThanMs: number; limit: number; maxSweeps: number },
 ): Promise<StaleInboxEvent[]> {
   return db.$queryRawUnsafe<StaleInboxEvent[]>(
-    `UPDATE inbox_events SET sweep_count = sweep_count + 1, last_swept_at = now()
+    `UPDATE inbox_events SET last_swept_at = now()
      WHERE id IN (
        SELECT id FROM inbox_events
        WHERE processed_at IS NULL
@@ -80,7 +87,7 @@ export async function claimStaleInboxEvents(
 }
 
 /**
- * Whether a message of this contact reached the webhook before `arrivedBefore` (and within the
+ * Whether a message of this contact reached the webhook by `arrivedBefore` (and within the
  * last `withinMs`) but is not yet stored in its conversation. Older ones are left to the sweeper:
  * a stuck event must not stall the conversation.
  */
@@ -97,7 +104,7 @@ export async function hasUnstoredMessages(
   const rows = await db.$queryRaw<{ one: number }[]>`
     SELECT 1 AS one FROM inbox_events
     WHERE processed_at IS NULL AND kind = 'message' AND provider = ${provider} AND channel_key = ${channelKey}
-      AND sender = ${sender} AND received_at < ${arrivedBefore}
+      AND sender = ${sender} AND received_at <= ${arrivedBefore}
       AND received_at > now() - make_interval(secs => ${withinMs}::double precision / 1000)
     LIMIT 1`;
   return rows.length > 0;

@@ -9,16 +9,18 @@ export async function getOutboundForSend(db: Db, id: string) {
 }
 
 /**
- * Marks an outbound message as being sent and counts the attempt. Only a message still waiting
- * (`queued`, or `sending` left by a crash mid-request) can be claimed; anything further along was
- * already sent and must not be sent again.
+ * Marks an outbound message as being sent and counts the attempt. A message still `queued` can
+ * be claimed; one left `sending` only once its lease has run out (the attempt that set it died
+ * mid-request, or gave up), so two attempts never send at once. Anything further along was
+ * already sent and is never sent again.
  */
-export async function claimForSending(db: Db, id: string): Promise<boolean> {
-  const { count } = await db.message.updateMany({
-    where: { id, direction: 'outbound', status: { in: ['queued', 'sending'] } },
-    data: { status: 'sending', sendAttempts: { increment: 1 } },
-  });
-  return count === 1;
+export async function claimForSending(db: Db, id: string, leaseMs: number): Promise<boolean> {
+  const claimed = await db.$executeRaw`
+    UPDATE messages SET status = 'sending', send_attempts = send_attempts + 1, updated_at = now()
+    WHERE id = ${id}::uuid AND direction = 'outbound'
+      AND (status = 'queued'
+        OR (status = 'sending' AND updated_at < now() - make_interval(secs => ${leaseMs}::double precision / 1000)))`;
+  return claimed === 1;
 }
 
 export async function markSent(db: Db, id: string, providerMessageId: string): Promise<void> {
@@ -144,7 +146,7 @@ export function findStaleOutbound(db: Db, { olderThanMs, limit }: { olderThanMs:
       status: { in: ['queued', 'sending'] },
       updatedAt: { lt: new Date(Date.now() - olderThanMs) },
     },
-    select: { id: true },
+    select: { id: true, status: true },
     orderBy: { createdAt: 'asc' },
     take: limit,
   });

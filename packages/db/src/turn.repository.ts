@@ -145,7 +145,7 @@ export async function commitTurn(db: Db, commit: TurnCommit) {
 export function pendingMessages(db: Db, conversationId: string) {
   return db.message.findMany({
     where: { conversationId, direction: 'inbound', turnId: null, status: 'received' },
-    orderBy: [{ waTimestamp: 'asc' }, { arrivedAt: 'asc' }, { createdAt: 'asc' }],
+    orderBy: [{ waTimestamp: 'asc' }, { arrivedAt: 'asc' }, { arrivalSeq: 'asc' }, { createdAt: 'asc' }],
   });
 }
 
@@ -188,4 +188,10 @@ export async function stalePendingConversations(
     WHERE direction = 'inbound' AND turn_id IS NULL AND status = 'received'
       AND created_at < now() - make_interval(secs => ${olderThanMs}::double precision / 1000)
     LIMIT ${limit}`;
+}
+
+/** The highest fencing token a turn of this conversation committed with (0 if none). */
+export async function turnFenceOf(db: Db, conversationId: string): Promise<number> {
+  const row = await db.conversation.findUnique({ where: { id: conversationId }, select: { turnFence: true } });
+  return Number(row?.turnFence ?? 0);
 }

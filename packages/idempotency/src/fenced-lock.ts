@@ -2,9 +2,16 @@ import type { Redis } from 'ioredis';
 
 // Takes the lock and hands out the next fencing token in one step. The token only grows, so the
 // store can refuse a write from an older holder whose lock expired while it was still working.
+// ARGV[2] is the highest token the store has seen: if Redis lost the counter, it restarts above
+// it instead of at 1 (which the store would refuse forever).
 const ACQUIRE = `
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local fence = redis.call('INCR', KEYS[2])
+local floor = tonumber(ARGV[2])
+if fence <= floor then
+  fence = floor + 1
+  redis.call('SET', KEYS[2], fence)
+end
 redis.call('SET', KEYS[1], fence, 'PX', ARGV[1])
 return fence`;
 
@@ -41,10 +48,13 @@ export class FencedLock {
     return [`${this.prefix}:lock:{${name}}`, `${this.prefix}:fence:{${name}}`];
   }
 
-  /** The lock, or null when someone else holds it. */
-  async acquire(name: string): Promise<HeldLock | null> {
+  /**
+   * The lock, or null when someone else holds it. `fenceFloor` is the highest token the store has
+   * accepted: the token handed out is always above it.
+   */
+  async acquire(name: string, fenceFloor = 0): Promise<HeldLock | null> {
     const [lockKey, fenceKey] = this.keys(name);
-    const fence = Number(await this.redis.eval(ACQUIRE, 2, lockKey, fenceKey, this.ttlMs));
+    const fence = Number(await this.redis.eval(ACQUIRE, 2, lockKey, fenceKey, this.ttlMs, fenceFloor));
     if (!fence) return null;
     let held = true;
     const timer = setInterval(

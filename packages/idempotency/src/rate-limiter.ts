@@ -12,7 +12,8 @@ export interface Rate {
 // it pushes TAT one emission interval further. One atomic script, so any number of worker
 // processes share the limit. Returns 0 when allowed, else how many ms until it would be.
 const GCRA = `
-local now = tonumber(redis.call('TIME')[1]) * 1000 + math.floor(tonumber(redis.call('TIME')[2]) / 1000)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)

@@ -12,6 +12,9 @@ export function createRedis(url: string, role: 'worker' | 'producer', extra: Red
     // Reconnect forever, backing off to 2 s: a Redis restart must not take the process down.
     retryStrategy: (times) => Math.min(times * 100, 2000),
     lazyConnect: false,
+    // A producer must not hang on a Redis that accepts connections but stops answering: the
+    // webhook has already committed to PostgreSQL and the sweeper will queue what is missed.
+    ...(role === 'producer' ? { commandTimeout: 1000 } : {}),
     ...extra,
   });
 }

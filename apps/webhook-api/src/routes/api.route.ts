@@ -25,8 +25,9 @@ export function parseApiKeys(entries: string[]): ApiKey[] {
  */
 export function apiRouter({ db, logger, keys }: { db: Db; logger: Logger; keys: ApiKey[] }): Router {
   const router = Router();
-  router.use(express.json({ limit: '1mb' }));
+  // Who is asking comes before reading what they sent.
   router.use(bearerAuth(keys));
+  router.use(express.json({ limit: '1mb' }));
 
   router.post('/conversations/:id/release', async (req, res) => {
     const id = z.uuid().safeParse(req.params.id);

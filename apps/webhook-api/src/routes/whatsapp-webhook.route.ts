@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router } from 'express';
 import { isValidSignature } from '@zapflow/whatsapp';
 import { HttpError } from '../http-error';
@@ -21,7 +22,12 @@ export function whatsappWebhookRouter(deps: IngestDeps, options: WhatsAppWebhook
     const mode = req.query['hub.mode'];
     const token = req.query['hub.verify_token'];
     const challenge = req.query['hub.challenge'];
-    if (mode === 'subscribe' && options.verifyToken && token === options.verifyToken && typeof challenge === 'string') {
+    if (
+      mode === 'subscribe' &&
+      typeof token === 'string' &&
+      sameSecret(token, options.verifyToken) &&
+      typeof challenge === 'string'
+    ) {
       res.status(200).type('text/plain').send(challenge);
       return;
     }
@@ -51,4 +57,11 @@ export function whatsappWebhookRouter(deps: IngestDeps, options: WhatsAppWebhook
   );
 
   return router;
+}
+
+/** Compares a secret without leaking through timing how much of it matched. */
+function sameSecret(given: string, expected: string | undefined): boolean {
+  if (!expected) return false;
+  const digest = (v: string) => createHash('sha256').update(v).digest();
+  return timingSafeEqual(digest(given), digest(expected));
 }

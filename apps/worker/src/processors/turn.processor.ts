@@ -17,6 +17,10 @@ export function turnProcessor(deps: TurnDeps & { turns: TurnScheduler }) {
       await job.moveToDelayed(outcome.kind === 'busy' ? Date.now() + BUSY_RETRY_MS : outcome.until, token);
       throw new DelayedError();
     }
+    if (outcome.kind === 'superseded') {
+      // Another turn committed first or took some inputs; anything left pending gets a new turn.
+      await deps.turns.request(conversationId);
+    }
     return outcome;
   };
 }

@@ -19,9 +19,12 @@ CREATE INDEX "inbox_events_unprocessed_sender_idx" ON "inbox_events"("provider",
 -- When the webhook received an inbound message: after WhatsApp's timestamp (whole seconds), the
 -- order in which messages are answered.
 ALTER TABLE "messages" ADD COLUMN "arrived_at" TIMESTAMPTZ(3);
+-- Messages of one delivery share its arrival time: the inbox's insertion order breaks the tie.
+ALTER TABLE "inbox_events" ADD COLUMN "seq" BIGSERIAL;
+ALTER TABLE "messages" ADD COLUMN "arrival_seq" BIGINT;
 
 -- Pending inbound messages of a conversation, in the order they are answered.
-CREATE INDEX "messages_pending_idx" ON "messages"("conversation_id", "wa_timestamp", "arrived_at")
+CREATE INDEX "messages_pending_idx" ON "messages"("conversation_id", "wa_timestamp", "arrived_at", "arrival_seq")
   WHERE "direction" = 'inbound' AND "turn_id" IS NULL AND "status" = 'received';
 
 CREATE TABLE "handoffs" (

@@ -2,7 +2,7 @@ import { UnrecoverableError } from 'bullmq';
 import {
   claimForSending,
   getOutboundForSend,
-  hasEarlierUnsent,
+  earlierUnsent,
   markSendFailed,
   markSendRetrying,
   markSent,
@@ -12,8 +12,10 @@ import { errorFields, type Logger } from '@zapflow/logger';
 import { SendError, type WhatsAppSender } from '@zapflow/whatsapp';
 import type { SendLimits } from './send-limits';
 
-/** How soon a message waiting for an earlier one of its conversation looks again. */
+/** How soon a message waiting for an earlier one of its conversation looks again... */
 const WAIT_FOR_EARLIER_MS = 200;
+/** ...or, when the earlier one waits out a retry delay (minutes), how seldom. */
+const WAIT_FOR_RETRYING_MS = 5000;
 
 export interface SendDeps {
   db: Db;
@@ -41,7 +43,8 @@ export async function sendOutbound(
   if (!message) throw new UnrecoverableError(`outbound message ${messageId} does not exist`);
   const log = deps.logger.child({ messageId, conversationId: message.conversationId });
   // A conversation's messages go out in the order they were written.
-  if (await hasEarlierUnsent(deps.db, messageId)) return { waitMs: WAIT_FOR_EARLIER_MS };
+  const earlier = await earlierUnsent(deps.db, messageId);
+  if (earlier !== 'none') return { waitMs: earlier === 'retrying' ? WAIT_FOR_RETRYING_MS : WAIT_FOR_EARLIER_MS };
   if (message.status === 'sending') {
     const leaseLeft = message.updatedAt.getTime() + deps.sendLeaseMs - Date.now();
     if (leaseLeft > 0) return { waitMs: leaseLeft };

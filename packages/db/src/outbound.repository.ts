@@ -109,13 +109,15 @@ export async function applyDeliveryStatus(
 }
 
 /**
- * Whether an earlier outbound message of the same conversation is still waiting to go out.
+ * Whether an earlier outbound message of the same conversation is still waiting to go out, and
+ * whether it is merely in flight or waiting out a retry.
  * A conversation's messages are sent one after another, in the order they were written.
  */
-export async function hasEarlierUnsent(db: Db, messageId: string): Promise<boolean> {
+export async function earlierUnsent(db: Db, messageId: string): Promise<'none' | 'in_flight' | 'retrying'> {
   // Earlier means: from an earlier turn of the conversation, or earlier in the same reply.
-  const rows = await db.$queryRaw<{ one: number }[]>`
-    SELECT 1 AS one
+  // 'retrying': it failed at least once and waits out a retry delay (minutes, possibly).
+  const rows = await db.$queryRaw<{ retrying: boolean }[]>`
+    SELECT (other.status = 'queued' AND other.send_attempts > 0) AS retrying
     FROM messages me
     JOIN turns mt ON mt.id = me.turn_id
     JOIN messages other ON other.conversation_id = me.conversation_id
@@ -125,8 +127,10 @@ export async function hasEarlierUnsent(db: Db, messageId: string): Promise<boole
       AND other.status IN ('queued', 'sending')
       AND other.id <> me.id
       AND (ot.seq < mt.seq OR (ot.id = mt.id AND other.reply_index < me.reply_index))
+    ORDER BY retrying DESC
     LIMIT 1`;
-  return rows.length > 0;
+  const [row] = rows;
+  return row ? (row.retrying ? 'retrying' : 'in_flight') : 'none';
 }
 
 /** A conversation's outbound messages still to send, oldest first (re-queued after a crash). */

@@ -9,6 +9,7 @@ import type { IngestDeps } from './ingest.service';
 import type { ApiMetrics } from './metrics';
 import { ADMIN_QUEUES_PATH, adminRouter } from './routes/admin.route';
 import { apiRouter, type ApiKey } from './routes/api.route';
+import { evolutionWebhookRouter, type EvolutionWebhookOptions } from './routes/evolution-webhook.route';
 import { healthRouter } from './routes/health.route';
 import { whatsappWebhookRouter, type WhatsAppWebhookOptions } from './routes/whatsapp-webhook.route';
 
@@ -19,6 +20,7 @@ export interface AppDeps extends IngestDeps {
   metrics: ApiMetrics;
   queues: Queue[];
   webhook: WhatsAppWebhookOptions;
+  evolution: EvolutionWebhookOptions;
   admin: { user: string; password: string };
   apiKeys: ApiKey[];
 }
@@ -33,6 +35,7 @@ export function createApp(deps: AppDeps): express.Express {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
   app.use(whatsappWebhookRouter(deps, deps.webhook));
+  app.use(evolutionWebhookRouter(deps, deps.evolution));
   app.use(ADMIN_QUEUES_PATH, ...adminRouter(deps.queues, deps.admin));
   app.use('/api', apiRouter({ db: deps.db, logger: deps.logger, keys: deps.apiKeys }));
   app.use((_req, res) => {

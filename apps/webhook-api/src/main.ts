@@ -51,6 +51,7 @@ async function main() {
       verifyToken: config.WHATSAPP_VERIFY_TOKEN,
       bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES,
     },
+    evolution: { apiKey: config.EVOLUTION_API_KEY, bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES },
     admin: { user: config.ADMIN_USER, password: adminPassword },
     apiKeys: parseApiKeys(config.API_KEYS),
   });

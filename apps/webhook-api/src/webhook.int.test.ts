@@ -36,6 +36,7 @@ beforeAll(async () => {
     inbox: new Producer(inboxQueue, inbox),
     phoneNumberIds: [],
     webhook: { appSecret: secret, verifyToken: 'verify-me', bodyLimitBytes: 64 * 1024 },
+    evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
     admin: { user: 'admin', password: 'pw' },
     apiKeys: [{ org: 'acme', key: 'secret-key' }],
   });
@@ -179,6 +180,7 @@ describe('POST /webhook/whatsapp', () => {
       inbox: new Producer(inboxQueue, deadQueue),
       phoneNumberIds: [],
       webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
+      evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
       admin: { user: 'a', password: 'b' },
       apiKeys: [],
     });
@@ -215,6 +217,7 @@ describe('POST /webhook/whatsapp', () => {
       inbox: new Producer(inboxQueue, inbox),
       phoneNumberIds: ['some-other-number'],
       webhook: { appSecret: secret, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
+      evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
       admin: { user: 'a', password: 'b' },
       apiKeys: [],
     });

@@ -219,6 +219,36 @@ describe('debounce: a burst is one turn', () => {
   });
 });
 
+describe("the business's own messages", () => {
+  it('stores a message the business sent from its phone and does not answer it', async () => {
+    const c = newContact();
+    const [message] = extractEvents(
+      fx.messagesNotification({ messages: [fx.textMessage({ from: c, body: 'Olá, aqui é o João da loja' })] }),
+    ).messages;
+    const rows = await recordInboxEvents(db, [
+      {
+        provider: 'cloud',
+        kind: 'message',
+        channelKey: message!.phoneNumberId,
+        dedupeKey: message!.wamid,
+        payload: { ...message, fromMe: true },
+      },
+    ]);
+    await new Producer(inboxQueue, inboxQ).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
+    await waitFor(
+      'the message stored',
+      async () => (await db.message.count({ where: { providerMessageId: message!.wamid } })) === 1,
+    );
+    await sleep(DEBOUNCE_MS * 2);
+    expect(await db.message.findFirstOrThrow({ where: { providerMessageId: message!.wamid } })).toMatchObject({
+      direction: 'outbound',
+      status: 'sent',
+    });
+    expect(await turnsOf(c)).toHaveLength(0);
+    expect(graph.textsTo(c)).toHaveLength(0);
+  });
+});
+
 describe('opt-out and opt-in', () => {
   it('confirms an opt-out once, marks the contact, and welcomes them back on "voltar"', async () => {
     const c = newContact();

@@ -44,8 +44,10 @@ export async function handleInboundMessage(deps: InboundDeps, inboxEventId: stri
     waTimestamp: m.timestamp,
     arrivedAt: event.receivedAt,
     arrivalSeq: event.seq,
+    fromMe: m.fromMe,
   });
-  await deps.turns.request(conversation.id);
+  // The business's own messages (sent from its phone, or the echo of ours) are never answered.
+  if (!m.fromMe) await deps.turns.request(conversation.id);
   await markInboxProcessed(deps.db, inboxEventId);
   deps.logger.debug('inbound message stored; turn requested', {
     inboxEventId,

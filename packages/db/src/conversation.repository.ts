@@ -17,6 +17,11 @@ export interface InboundMessageInput {
   /** When the webhook received it, and in which order within its delivery. */
   arrivedAt?: Date | undefined;
   arrivalSeq?: bigint | undefined;
+  /**
+   * Sent by the business itself from its own phone (Evolution reports these): stored in the
+   * conversation as an outbound message already sent, and never answered.
+   */
+  fromMe?: boolean | undefined;
 }
 
 /**
@@ -70,12 +75,13 @@ export async function storeInboundMessage(db: Db, input: InboundMessageInput) {
       LIMIT 1`,
   );
   const inserted = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status, wa_timestamp, arrived_at, arrival_seq)
-    VALUES (${conversationId}::uuid, ${channelId}::uuid, 'inbound', ${input.type}, ${input.body},
-            ${JSON.stringify(input.payload)}::jsonb, ${input.providerMessageId}, 'received', ${input.waTimestamp}, ${input.arrivedAt ?? new Date()}, ${input.arrivalSeq ?? null})
+    INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status, wa_timestamp, arrived_at, arrival_seq, sent_at)
+    VALUES (${conversationId}::uuid, ${channelId}::uuid, ${input.fromMe ? 'outbound' : 'inbound'}, ${input.type}, ${input.body},
+            ${JSON.stringify(input.payload)}::jsonb, ${input.providerMessageId}, ${input.fromMe ? 'sent' : 'received'}, ${input.waTimestamp},
+            ${input.arrivedAt ?? new Date()}, ${input.arrivalSeq ?? null}, ${input.fromMe ? input.waTimestamp : null})
     ON CONFLICT (channel_id, provider_message_id) DO NOTHING
     RETURNING id`;
-  if (inserted.length > 0) {
+  if (inserted.length > 0 && !input.fromMe) {
     await db.$executeRaw`UPDATE conversations
       SET last_inbound_at = GREATEST(last_inbound_at, ${input.waTimestamp}), last_activity_at = now(), updated_at = now()
       WHERE id = ${conversationId}::uuid`;

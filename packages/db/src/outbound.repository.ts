@@ -24,11 +24,18 @@ export async function claimForSending(db: Db, id: string, leaseMs: number): Prom
 }
 
 export async function markSent(db: Db, id: string, providerMessageId: string): Promise<void> {
-  // A status webhook can never arrive before we know the wamid, so `sending` is the only state here.
-  await db.message.updateMany({
-    where: { id, status: 'sending' },
-    data: { status: 'sent', providerMessageId, sentAt: new Date(), errorCode: null, errorMessage: null },
-  });
+  await db.$transaction([
+    // Evolution echoes what we send as a `fromMe` message with the same id; if the echo was
+    // stored before we got here, it is that same message: drop the copy, keep ours.
+    db.$executeRaw`DELETE FROM messages echo USING messages ours
+      WHERE ours.id = ${id}::uuid AND echo.channel_id = ours.channel_id
+        AND echo.provider_message_id = ${providerMessageId} AND echo.id <> ours.id
+        AND echo.direction = 'outbound' AND echo.turn_id IS NULL`,
+    db.message.updateMany({
+      where: { id, status: 'sending' },
+      data: { status: 'sent', providerMessageId, sentAt: new Date(), errorCode: null, errorMessage: null },
+    }),
+  ]);
 }
 
 /** Puts a message back to `queued` with the error that made this attempt fail (it will be retried). */

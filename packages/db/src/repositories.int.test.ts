@@ -329,6 +329,26 @@ describe('turn fencing', () => {
   });
 });
 
+describe("the business's own messages", () => {
+  it('stores a fromMe message as an outbound message already sent, outside any turn', async () => {
+    const stored = await storeInboundMessage(db, { ...inbound({ waId: '5511999990040' }), fromMe: true });
+    expect(stored.message).toMatchObject({ direction: 'outbound', status: 'sent', turnId: null });
+  });
+
+  it('keeps our own message when its echo was stored before we recorded the send', async () => {
+    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990041' }));
+    const reply = accepted(await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id])))
+      .outbound[0]!;
+    await claimForSending(db, reply.id, 30_000);
+    const wamid = `evolution-${randomUUID()}`;
+    await storeInboundMessage(db, { ...inbound({ waId: '5511999990041' }), providerMessageId: wamid, fromMe: true });
+    await markSent(db, reply.id, wamid);
+    expect(
+      await db.message.findMany({ where: { providerMessageId: wamid }, select: { id: true, status: true } }),
+    ).toEqual([{ id: reply.id, status: 'sent' }]);
+  });
+});
+
 describe('concurrent statuses', () => {
   it('ends at the furthest status whatever order concurrent statuses are applied in', async () => {
     for (let round = 0; round < 5; round++) {

@@ -13,6 +13,7 @@ export const StoredInboundMessage = z.object({
   timestamp: z.coerce.date(),
   text: z.string().nullable(),
   raw: z.record(z.string(), z.unknown()),
+  fromMe: z.boolean().optional(),
 });
 export type StoredInboundMessage = z.infer<typeof StoredInboundMessage>;
 

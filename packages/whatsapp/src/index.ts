@@ -6,3 +6,4 @@ export * from './sandbox.sender';
 export * from './webhook';
 export * from './inbox-payload';
 export * from './evolution-api.client';
+export * from './evolution';

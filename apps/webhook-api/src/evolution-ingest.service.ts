@@ -1,0 +1,124 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Logger } from '@zapflow/logger';
+import { errorFields } from '@zapflow/logger';
+import { recordInboxEvents, type Db, type NewInboxEvent } from '@zapflow/db';
+import type { InboxJob, Producer, inboxQueue } from '@zapflow/queue-contracts';
+import {
+  evolutionApiKeyOf,
+  extractEvolutionEvents,
+  type EvolutionHeaders,
+  type EvolutionInbound,
+  type StoredInboundMessage,
+} from '@zapflow/whatsapp';
+import type { ApiMetrics } from './metrics';
+
+const PROVIDER = 'evolution';
+
+export interface EvolutionIngestDeps {
+  db: Db;
+  inbox: Producer<typeof inboxQueue.schema>;
+  metrics: ApiMetrics;
+  logger: Logger;
+}
+
+export interface EvolutionIngestOutcome {
+  new: number;
+  duplicates: number;
+  /** Events and messages not recorded: other events, groups, status posts, unreadable content. */
+  ignored: number;
+}
+
+/**
+ * Whether a delivery carries the configured key (`apikey` header, else the body's `apikey`),
+ * compared without leaking through timing how much of it matched. Nothing is accepted while no
+ * key is configured.
+ */
+export function isAuthenticEvolutionDelivery(
+  expectedKey: string | undefined,
+  body: unknown,
+  headers: EvolutionHeaders,
+): boolean {
+  const given = evolutionApiKeyOf(body, headers);
+  if (!expectedKey || given === undefined) return false;
+  const digest = (value: string) => createHash('sha256').update(value).digest();
+  return timingSafeEqual(digest(given), digest(expectedKey));
+}
+
+/**
+ * The Evolution webhook's work once the key and JSON are known good, as for the Cloud API's:
+ * record every message in the durable inbox (the commit point), then queue the new ones. A failure
+ * to queue is not a failure to accept: the row is there and the sweeper will queue it.
+ */
+export async function ingestEvolutionWebhook(
+  deps: EvolutionIngestDeps,
+  body: unknown,
+): Promise<EvolutionIngestOutcome> {
+  const { messages, ignored } = extractEvolutionEvents(body);
+  const events: NewInboxEvent[] = messages.map((m) => ({
+    provider: PROVIDER,
+    kind: 'message',
+    // The instance is the business number's identity on the Evolution server.
+    channelKey: m.instance,
+    dedupeKey: m.wamid,
+    sender: m.waId,
+    payload: toStoredMessage(m),
+  }));
+
+  const unrecognized = ignored.filter((i) => i.unrecognized);
+  if (unrecognized.length) {
+    deps.metrics.webhookUnrecognized.inc({ provider: PROVIDER }, unrecognized.length);
+    deps.logger.warn('evolution webhook content not understood; answered 200 so it is not retried', {
+      reasons: unrecognized.slice(0, 5).map((u) => u.reason),
+      count: unrecognized.length,
+    });
+  }
+  const skipped = ignored.length - unrecognized.length;
+  if (skipped) {
+    deps.logger.debug('evolution webhook events not handled, ignored', {
+      reasons: ignored
+        .filter((i) => !i.unrecognized)
+        .slice(0, 5)
+        .map((i) => i.reason),
+      count: skipped,
+    });
+  }
+
+  const recorded = await recordInboxEvents(deps.db, events);
+  const duplicates = events.length - recorded.length;
+  if (recorded.length) {
+    deps.metrics.webhookEvents.inc({ provider: PROVIDER, kind: 'message', outcome: 'new' }, recorded.length);
+  }
+  if (duplicates) {
+    deps.metrics.webhookEvents.inc({ provider: PROVIDER, kind: 'message', outcome: 'duplicate' }, duplicates);
+  }
+
+  const jobs: InboxJob[] = recorded.map((r) => ({ inboxEventId: r.id, kind: r.kind }));
+  try {
+    await deps.inbox.addBulk(jobs);
+  } catch (error) {
+    deps.metrics.enqueueFailures.inc(jobs.length);
+    deps.logger.warn('inbox events stored but not queued; the sweeper will queue them', {
+      inboxEventIds: jobs.map((j) => j.inboxEventId),
+      ...errorFields(error),
+    });
+  }
+  for (const r of recorded) {
+    deps.logger.debug('inbox event recorded', { inboxEventId: r.id, kind: r.kind, providerId: r.dedupeKey });
+  }
+  return { new: recorded.length, duplicates, ignored: ignored.length };
+}
+
+/** The shape the worker reads back (`StoredInboundMessage`); the instance stands for the business number. */
+function toStoredMessage(m: EvolutionInbound): StoredInboundMessage {
+  return {
+    phoneNumberId: m.instance,
+    waId: m.waId,
+    ...(m.profileName !== undefined && { profileName: m.profileName }),
+    wamid: m.wamid,
+    type: m.type,
+    timestamp: m.timestamp,
+    text: m.text,
+    raw: m.raw,
+    fromMe: m.fromMe,
+  };
+}

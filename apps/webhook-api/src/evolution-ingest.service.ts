@@ -1,8 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@zapflow/logger';
-import { errorFields } from '@zapflow/logger';
-import { recordInboxEvents, type Db, type NewInboxEvent } from '@zapflow/db';
-import type { InboxJob, Producer, inboxQueue } from '@zapflow/queue-contracts';
+import type { Db, NewInboxEvent } from '@zapflow/db';
+import type { Producer, inboxQueue } from '@zapflow/queue-contracts';
 import {
   evolutionApiKeyOf,
   extractEvolutionEvents,
@@ -10,6 +9,7 @@ import {
   type EvolutionInbound,
   type StoredInboundMessage,
 } from '@zapflow/whatsapp';
+import { recordAndQueue } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
 const PROVIDER = 'evolution';
@@ -83,29 +83,8 @@ export async function ingestEvolutionWebhook(
     });
   }
 
-  const recorded = await recordInboxEvents(deps.db, events);
-  const duplicates = events.length - recorded.length;
-  if (recorded.length) {
-    deps.metrics.webhookEvents.inc({ provider: PROVIDER, kind: 'message', outcome: 'new' }, recorded.length);
-  }
-  if (duplicates) {
-    deps.metrics.webhookEvents.inc({ provider: PROVIDER, kind: 'message', outcome: 'duplicate' }, duplicates);
-  }
-
-  const jobs: InboxJob[] = recorded.map((r) => ({ inboxEventId: r.id, kind: r.kind }));
-  try {
-    await deps.inbox.addBulk(jobs);
-  } catch (error) {
-    deps.metrics.enqueueFailures.inc(jobs.length);
-    deps.logger.warn('inbox events stored but not queued; the sweeper will queue them', {
-      inboxEventIds: jobs.map((j) => j.inboxEventId),
-      ...errorFields(error),
-    });
-  }
-  for (const r of recorded) {
-    deps.logger.debug('inbox event recorded', { inboxEventId: r.id, kind: r.kind, providerId: r.dedupeKey });
-  }
-  return { new: recorded.length, duplicates, ignored: ignored.length };
+  const outcome = await recordAndQueue(deps, PROVIDER, events);
+  return { ...outcome, ignored: ignored.length };
 }
 
 /** The shape the worker reads back (`StoredInboundMessage`); the instance stands for the business number. */

@@ -1,8 +1,8 @@
 import type { Logger } from '@zapflow/logger';
-import { errorFields } from '@zapflow/logger';
-import { recordInboxEvents, type Db, type NewInboxEvent } from '@zapflow/db';
-import type { InboxJob, Producer, inboxQueue } from '@zapflow/queue-contracts';
+import type { Db, NewInboxEvent } from '@zapflow/db';
+import type { Producer, inboxQueue } from '@zapflow/queue-contracts';
 import { extractEvents } from '@zapflow/whatsapp';
+import { recordAndQueue } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
 export interface IngestDeps {
@@ -73,31 +73,10 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
     deps.logger.info('webhook events for business numbers outside WHATSAPP_PHONE_NUMBER_IDS ignored', { ignored });
   }
 
-  const recorded = await recordInboxEvents(deps.db, events);
-  for (const kind of ['message', 'status'] as const) {
-    const total = events.filter((e) => e.kind === kind).length;
-    const fresh = recorded.filter((r) => r.kind === kind).length;
-    if (fresh) deps.metrics.webhookEvents.inc({ provider: 'cloud', kind, outcome: 'new' }, fresh);
-    if (total - fresh) deps.metrics.webhookEvents.inc({ provider: 'cloud', kind, outcome: 'duplicate' }, total - fresh);
-  }
-
-  const jobs: InboxJob[] = recorded.map((r) => ({ inboxEventId: r.id, kind: r.kind }));
-  try {
-    await deps.inbox.addBulk(jobs);
-  } catch (error) {
-    deps.metrics.enqueueFailures.inc(jobs.length);
-    deps.logger.warn('inbox events stored but not queued; the sweeper will queue them', {
-      inboxEventIds: jobs.map((j) => j.inboxEventId),
-      ...errorFields(error),
-    });
-  }
-  for (const r of recorded) {
-    deps.logger.debug('inbox event recorded', { inboxEventId: r.id, kind: r.kind, providerId: r.dedupeKey });
-  }
+  const outcome = await recordAndQueue(deps, 'cloud', events);
   return {
     received: events.length + ignored,
-    new: recorded.length,
-    duplicates: events.length - recorded.length,
+    ...outcome,
     ignored,
     unrecognized: unrecognized.length,
   };

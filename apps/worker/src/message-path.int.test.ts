@@ -109,8 +109,7 @@ async function receive(body: string, from = `55119${String(++seq).padStart(8, '0
 
 /** A reply stored by a turn and waiting in the outbox, as the turn service leaves it. */
 let fence = 0;
-async function queuedReply(body = 'Olá, Maria!') {
-  const from = `55119${String(++seq).padStart(8, '0')}`;
+async function queuedReply(body = 'Olá, Maria!', from = `55119${String(++seq).padStart(8, '0')}`) {
   const { conversation, message } = await storeInboundMessage(db, {
     provider: 'cloud',
     channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
@@ -132,31 +131,6 @@ async function queuedReply(body = 'Olá, Maria!') {
   });
   if ('rejected' in committed) throw new Error('turn rejected');
   return { id: committed.outbound[0]!.id, from };
-}
-
-/** Another reply to the same contact, from a later turn. */
-async function laterReply(from: string, body: string) {
-  const { conversation, message } = await storeInboundMessage(db, {
-    provider: 'cloud',
-    channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
-    waId: from,
-    providerMessageId: fx.fakeWamid(),
-    type: 'text',
-    body: 'e mais?',
-    payload: {},
-    waTimestamp: new Date(),
-  });
-  const committed = await commitTurn(db, {
-    conversationId: conversation.id,
-    channelId: message.channelId,
-    fence: ++fence,
-    inputMessageIds: [message.id],
-    input: [],
-    result: { engine: 'local', status: 'done', replies: [{ type: 'text', body }], latencyMs: 1 },
-    failedTurns: 0,
-  });
-  if ('rejected' in committed) throw new Error('turn rejected');
-  return { id: committed.outbound[0]!.id };
 }
 
 describe('sending through the Cloud API', () => {
@@ -258,7 +232,7 @@ describe('sending through the Cloud API', () => {
       const first = await queuedReply('1');
       const ids = [first.id];
       // More replies to the same contact: each a turn of its own, in order.
-      for (let i = 2; i <= 6; i++) ids.push((await laterReply(first.from, String(i))).id);
+      for (let i = 2; i <= 6; i++) ids.push((await queuedReply(String(i), first.from)).id);
       await new Producer(sendQueue, sendQ, { attempts: 1 }).addBulk(ids.map((messageId) => ({ messageId })));
       await waitFor('six messages', () => graph.textsTo(first.from).length === 6, { timeoutMs: 15_000 });
       expect(graph.textsTo(first.from)).toEqual(['1', '2', '3', '4', '5', '6']);

@@ -7,6 +7,7 @@
  * without a phone number), is reported with its reason and the rest are still used.
  */
 import type { z } from 'zod';
+import { describeIssues, describeValue, guard, isRecord, isString, nonBlank } from '../read-helpers';
 import { unixSecondsToDate } from '../webhook/timestamp';
 import { jidKind, phoneOfJid } from './jid';
 import {
@@ -71,7 +72,11 @@ export function extractEvolutionEvents(body: unknown): EvolutionEvents {
   const events: EvolutionEvents = { messages: [], ignored: [] };
   // Everything below validates before it reads; this only guards against exotic inputs (a getter
   // or proxy that throws): a webhook body must never crash the caller.
-  guard(events, 'body', () => collectBody(body, events));
+  guard(
+    (reason) => unrecognized(events, reason),
+    'body',
+    () => collectBody(body, events),
+  );
   return events;
 }
 
@@ -114,7 +119,11 @@ function collectBody(body: unknown, events: EvolutionEvents): void {
     data.forEach((item: unknown, index) => {
       const path = `data[${index}]`;
       // One message throwing must not take the rest of the delivery down with it.
-      guard(events, path, () => collectMessage(item, path, instance, events));
+      guard(
+        (reason) => unrecognized(events, reason),
+        path,
+        () => collectMessage(item, path, instance, events),
+      );
     });
     return;
   }
@@ -322,46 +331,4 @@ function unrecognized(events: EvolutionEvents, reason: string): void {
 
 function skip(events: EvolutionEvents, reason: string): void {
   ignore(events, reason, false);
-}
-
-function guard(events: EvolutionEvents, path: string, work: () => void): void {
-  try {
-    work();
-  } catch (error) {
-    unrecognized(
-      events,
-      `${path}: unexpected error while reading (${error instanceof Error ? error.message : 'non-error thrown'})`,
-    );
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isString(value: string | null | undefined): value is string {
-  return typeof value === 'string';
-}
-
-function nonBlank(value: string | null | undefined): string | null {
-  return typeof value === 'string' && value.trim() !== '' ? value : null;
-}
-
-/** A short, log-safe description of an unexpected value (never the whole value: it may be huge). */
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'undefined') return 'missing';
-  return `a ${typeof value}`;
-}
-
-/** The first issue is enough to find the problem in a log line; the count says if there are more. */
-function describeIssues(error: z.ZodError): string {
-  const [first] = error.issues;
-  if (!first) return 'invalid';
-  const where = first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
-  const more = error.issues.length > 1 ? ` (+${error.issues.length - 1} more)` : '';
-  return `${where}${first.message}${more}`;
 }

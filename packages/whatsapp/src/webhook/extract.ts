@@ -6,7 +6,7 @@
  * delivery we acknowledged, and resending one we rejected would not fix it, so skipping is the only
  * useful outcome for an item we cannot read.
  */
-import type { z } from 'zod';
+import { describeIssues, describeValue, guard, isRecord, isString, nonBlank } from '../read-helpers';
 import {
   Contact,
   isKnownMessage,
@@ -67,7 +67,11 @@ export function extractEvents(body: unknown): ExtractedEvents {
   const events: ExtractedEvents = { messages: [], statuses: [], unrecognized: [] };
   // The walk below validates before it reads, so this only guards against exotic inputs (a getter
   // or proxy that throws): the contract is that a webhook body can never crash the caller.
-  guard(events, 'body', () => collectNotification(body, events));
+  guard(
+    (reason) => reject(events, reason),
+    'body',
+    () => collectNotification(body, events),
+  );
   return events;
 }
 
@@ -91,7 +95,11 @@ function collectEntry(entry: unknown, path: string, events: ExtractedEvents): vo
   entry.changes.forEach((change: unknown, index) => {
     const changePath = `${path}.changes[${index}]`;
     // One change throwing must not take the other changes of the delivery down with it.
-    guard(events, changePath, () => collectChange(change, changePath, events));
+    guard(
+      (reason) => reject(events, reason),
+      changePath,
+      () => collectChange(change, changePath, events),
+    );
   });
 }
 
@@ -321,46 +329,4 @@ function reportSystemError(raw: unknown, path: string, events: ExtractedEvents):
 
 function reject(events: ExtractedEvents, reason: string): void {
   events.unrecognized.push({ reason });
-}
-
-function guard(events: ExtractedEvents, path: string, work: () => void): void {
-  try {
-    work();
-  } catch (error) {
-    reject(
-      events,
-      `${path}: unexpected error while reading (${error instanceof Error ? error.message : 'non-error thrown'})`,
-    );
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-function isString(value: string | null | undefined): value is string {
-  return typeof value === 'string';
-}
-
-function nonBlank(value: string | null | undefined): string | null {
-  return value !== undefined && value !== null && value.trim() !== '' ? value : null;
-}
-
-/** A short, log-safe description of an unexpected value (never the whole value: it may be huge). */
-function describeValue(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value);
-  if (typeof value === 'object') return 'an object';
-  if (typeof value === 'undefined') return 'missing';
-  return `a ${typeof value}`;
-}
-
-/** The first issue is enough to find the problem in a log line; the count says if there are more. */
-function describeIssues(error: z.ZodError): string {
-  const [first] = error.issues;
-  if (!first) return 'invalid';
-  const where = first.path.length > 0 ? `${first.path.map(String).join('.')}: ` : '';
-  const more = error.issues.length > 1 ? ` (+${error.issues.length - 1} more)` : '';
-  return `${where}${first.message}${more}`;
 }

@@ -2,6 +2,7 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '@zapflow/db';
+import type { Producer, sendQueue } from '@zapflow/queue-contracts';
 import type { Logger } from '@zapflow/logger';
 import { errorFields } from '@zapflow/logger';
 import { HttpError } from './http-error';
@@ -23,6 +24,7 @@ export interface AppDeps extends IngestDeps {
   evolution: EvolutionWebhookOptions;
   admin: { user: string; password: string };
   apiKeys: ApiKey[];
+  send: Producer<typeof sendQueue.schema>;
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -37,7 +39,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(whatsappWebhookRouter(deps, deps.webhook));
   app.use(evolutionWebhookRouter(deps, deps.evolution));
   app.use(ADMIN_QUEUES_PATH, ...adminRouter(deps.queues, deps.admin));
-  app.use('/api', apiRouter({ db: deps.db, logger: deps.logger, keys: deps.apiKeys }));
+  app.use('/api', apiRouter({ db: deps.db, logger: deps.logger, keys: deps.apiKeys, send: deps.send }));
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
   });

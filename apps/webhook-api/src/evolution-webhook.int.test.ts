@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDb, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
+import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
 import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
 import { evolutionFixtures as fx, StoredInboundMessage } from '@zapflow/whatsapp';
 import { createApp, type AppDeps } from './app';
@@ -35,6 +35,10 @@ function appDeps(evolution: AppDeps['evolution']): AppDeps {
     evolution,
     admin: { user: 'admin', password: 'pw' },
     apiKeys: [],
+    send: new Producer(
+      sendQueue,
+      queues.find((q) => q.name === sendQueue.name)!,
+    ),
   };
 }
 

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createDb } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
+import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
 import { exitOnStartupError, onShutdown } from '@zapflow/runtime';
 import { createApp } from './app';
 import { parseApiKeys } from './routes/api.route';
@@ -54,6 +54,10 @@ async function main() {
     evolution: { apiKey: config.EVOLUTION_API_KEY, bodyLimitBytes: config.WEBHOOK_BODY_LIMIT_BYTES },
     admin: { user: config.ADMIN_USER, password: adminPassword },
     apiKeys: parseApiKeys(config.API_KEYS),
+    send: new Producer(
+      sendQueue,
+      queues.find((q) => q.name === sendQueue.name)!,
+    ),
   });
   const server = app.listen(config.PORT);
   await new Promise<void>((resolve, reject) => {

@@ -5,7 +5,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDb, storeInboundMessage, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
+import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
 import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
 import { signBody, webhookFixtures as fx } from '@zapflow/whatsapp';
 import { createApp } from './app';
@@ -39,6 +39,10 @@ beforeAll(async () => {
     evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
     admin: { user: 'admin', password: 'pw' },
     apiKeys: [{ org: 'acme', key: 'secret-key' }],
+    send: new Producer(
+      sendQueue,
+      queues.find((q) => q.name === sendQueue.name)!,
+    ),
   });
   server = app.listen(0);
   await new Promise((r) => server.once('listening', r));
@@ -183,6 +187,7 @@ describe('POST /webhook/whatsapp', () => {
       evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
       admin: { user: 'a', password: 'b' },
       apiKeys: [],
+      send: new Producer(sendQueue, deadQueue),
     });
     const s = app.listen(0);
     await new Promise((r) => s.once('listening', r));
@@ -220,6 +225,10 @@ describe('POST /webhook/whatsapp', () => {
       evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
       admin: { user: 'a', password: 'b' },
       apiKeys: [],
+      send: new Producer(
+        sendQueue,
+        queues.find((q) => q.name === sendQueue.name)!,
+      ),
     });
     const s = app.listen(0);
     await new Promise((r) => s.once('listening', r));
@@ -305,5 +314,68 @@ describe('operator API', () => {
       releasedBy: 'operator',
     });
     expect(await (await release(conversation.id)).json()).toMatchObject({ released: false });
+  });
+});
+
+describe('manual queue API', () => {
+  const auth = { Authorization: 'Bearer secret-key' };
+
+  async function manualMessage(waId: string) {
+    const { conversation, message } = await storeInboundMessage(db, {
+      provider: 'cloud',
+      channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
+      waId,
+      providerMessageId: fx.fakeWamid(),
+      type: 'text',
+      body: 'oi',
+      payload: {},
+      waTimestamp: new Date(),
+    });
+    return db.message.create({
+      data: {
+        conversationId: conversation.id,
+        channelId: message.channelId,
+        direction: 'outbound',
+        type: 'text',
+        body: 'Olá! Seguem os preços.',
+        status: 'manual',
+        errorCode: '131026',
+        errorMessage: 'Message undeliverable',
+        failedAt: new Date(),
+      },
+    });
+  }
+
+  it('lists the messages waiting for a person, with their reasons', async () => {
+    const m = await manualMessage('5511944443333');
+    const res = await fetch(`${base}/api/manual-queue`, { headers: auth });
+    expect(res.status).toBe(200);
+    const { items } = (await res.json()) as { items: { id: string }[] };
+    expect(items.find((i) => i.id === m.id)).toMatchObject({
+      to: '5511944443333',
+      body: 'Olá! Seguem os preços.',
+      errorCode: '131026',
+      errorMessage: 'Message undeliverable',
+    });
+    expect((await fetch(`${base}/api/manual-queue`)).status).toBe(401);
+  });
+
+  it('resends a message: back to queued with a send job', async () => {
+    const m = await manualMessage('5511944442222');
+    const res = await fetch(`${base}/api/manual-queue/${m.id}/resend`, { method: 'POST', headers: auth });
+    expect(await res.json()).toEqual({ id: m.id, status: 'queued' });
+    expect((await db.message.findUniqueOrThrow({ where: { id: m.id } })).status).toBe('queued');
+    const sendQ = queues.find((q) => q.name === sendQueue.name)!;
+    expect((await sendQ.getJob(`send-${m.id}`))?.data).toEqual({ messageId: m.id });
+    expect((await fetch(`${base}/api/manual-queue/${m.id}/resend`, { method: 'POST', headers: auth })).status).toBe(
+      404,
+    );
+  });
+
+  it('discards a message', async () => {
+    const m = await manualMessage('5511944441111');
+    const res = await fetch(`${base}/api/manual-queue/${m.id}/discard`, { method: 'POST', headers: auth });
+    expect(await res.json()).toEqual({ id: m.id, status: 'discarded' });
+    expect((await db.message.findUniqueOrThrow({ where: { id: m.id } })).status).toBe('discarded');
   });
 });

@@ -74,6 +74,7 @@ beforeAll(async () => {
     sender,
     logger,
     sendLeaseMs: 5000,
+    windowMs: 86_400_000,
     limits: new SendLimits(new RateLimiter(redis, prefix), generousLimits),
   };
 });
@@ -174,7 +175,7 @@ describe('sending through the Cloud API', () => {
     });
   });
 
-  it('fails at once, with the reason, on an error that retrying cannot fix', async () => {
+  it('puts a message in the manual queue at once, with the reason, on an error retrying cannot fix', async () => {
     const reply = await queuedReply();
     graph.next({
       kind: 'fail',
@@ -183,9 +184,41 @@ describe('sending through the Cloud API', () => {
     });
     await expect(sendOutbound(sendDeps, reply.id, { isLastAttempt: false })).rejects.toThrow(/100/);
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
-      status: 'failed',
+      status: 'manual',
       errorCode: '100',
       errorMessage: '(#100) Invalid parameter: to is invalid',
+    });
+  });
+
+  it("puts Meta's re-engagement error (131047) in the manual queue instead of retrying", async () => {
+    const reply = await queuedReply();
+    graph.next({
+      kind: 'fail',
+      status: 400,
+      body: {
+        error: { message: 'Re-engagement message', code: 131047, error_data: { details: 'more than 24 hours' } },
+      },
+    });
+    await expect(sendOutbound(sendDeps, reply.id, { isLastAttempt: false })).rejects.toThrow(/131047/);
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'manual',
+      errorCode: '131047',
+    });
+  });
+
+  it('does not send free-form outside the 24-hour window: the message goes to the manual queue', async () => {
+    const reply = await queuedReply();
+    const row = await db.message.findUniqueOrThrow({ where: { id: reply.id } });
+    await db.conversation.update({
+      where: { id: row.conversationId },
+      data: { lastInboundAt: new Date(Date.now() - 25 * 3600 * 1000) },
+    });
+    const requestsBefore = graph.requests.length;
+    expect(await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })).toBeNull();
+    expect(graph.requests.length).toBe(requestsBefore);
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'manual',
+      errorCode: 'outside_24h_window',
     });
   });
 

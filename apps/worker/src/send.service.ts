@@ -3,7 +3,7 @@ import {
   claimForSending,
   getOutboundForSend,
   earlierUnsent,
-  markSendFailed,
+  moveToManualQueue,
   markSendRetrying,
   markSent,
   type Db,
@@ -27,12 +27,15 @@ export interface SendDeps {
    * so a second attempt never sends while the first may still be waiting for its answer.
    */
   sendLeaseMs: number;
+  /** WhatsApp's customer-service window (`CUSTOMER_SERVICE_WINDOW_MS`). */
+  windowMs: number;
 }
 
 /**
  * Sends one outbound message and records the provider's id. A message already past `sending` is
  * never sent again. Retryable failures are thrown for the queue's backoff (the message goes back
- * to `queued` with the error); the rest, and the last retry, mark it `failed` with the reason.
+ * to `queued` with the error); the rest, the last retry, and a message outside the 24-hour
+ * window go to the manual queue with the reason.
  */
 export async function sendOutbound(
   deps: SendDeps,
@@ -45,6 +48,17 @@ export async function sendOutbound(
   // A conversation's messages go out in the order they were written.
   const earlier = await earlierUnsent(deps.db, messageId);
   if (earlier !== 'none') return { waitMs: earlier === 'retrying' ? WAIT_FOR_RETRYING_MS : WAIT_FOR_EARLIER_MS };
+  const lastInbound = message.conversation.lastInboundAt;
+  if (message.status === 'queued' && (!lastInbound || Date.now() - lastInbound.getTime() > deps.windowMs)) {
+    // Meta refuses free-form messages outside the window (131047); templates are for later.
+    await moveToManualQueue(deps.db, messageId, {
+      code: 'outside_24h_window',
+      message:
+        'the contact has not written within the customer-service window; send a template or reach them another way',
+    });
+    log.warn('outside the 24-hour window; message put in the manual queue');
+    return null;
+  }
   if (message.status === 'sending') {
     const leaseLeft = message.updatedAt.getTime() + deps.sendLeaseMs - Date.now();
     if (leaseLeft > 0) return { waitMs: leaseLeft };
@@ -78,8 +92,8 @@ export async function sendOutbound(
       log.warn('send failed; will retry', { errorCode: failure.code, error: failure.message });
       throw failure;
     }
-    await markSendFailed(deps.db, messageId, reason);
-    log.error('send failed for good', {
+    await moveToManualQueue(deps.db, messageId, reason);
+    log.error('send failed for good; message put in the manual queue', {
       errorCode: failure.code,
       error: failure.message,
       retryable: failure.retryable,

@@ -102,7 +102,14 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
     ),
     new Worker(
       sendQueue.name,
-      sendProcessor({ db, sender, limits, logger, sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000 }) as Processor,
+      sendProcessor({
+        db,
+        sender,
+        limits,
+        logger,
+        sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000,
+        windowMs: config.CUSTOMER_SERVICE_WINDOW_MS,
+      }) as Processor,
       {
         ...common,
         settings: {

@@ -94,6 +94,11 @@ export const workerEnv = {
   SEND_RATE_PER_RECIPIENT_INTERVAL_MS: positiveInt(6000),
   /** ...with short bursts, so a reply of two or three messages still goes out at once. */
   SEND_RATE_PER_RECIPIENT_BURST: positiveInt(5),
+  /**
+   * Free-form messages only within this long of the contact's last message (WhatsApp's 24-hour
+   * customer-service window); outside it a message goes to the manual queue.
+   */
+  CUSTOMER_SERVICE_WINDOW_MS: positiveInt(24 * 3600 * 1000),
   /** Per Evolution instance (the seed's 10 messages per minute). */
   EVOLUTION_RATE_PER_MINUTE: positiveInt(10),
   DEBOUNCE_MS: z.coerce.number().int().min(0).default(2000),

@@ -46,11 +46,37 @@ export async function markSendRetrying(db: Db, id: string, error: { code: string
   });
 }
 
-export async function markSendFailed(db: Db, id: string, error: { code: string; message: string }): Promise<void> {
+/**
+ * Puts a message that cannot be sent automatically in the manual queue (status `manual`) with
+ * the reason: a person decides to resend or discard it. Never silence, never a retry loop.
+ */
+export async function moveToManualQueue(db: Db, id: string, error: { code: string; message: string }): Promise<void> {
   await db.message.updateMany({
     where: { id, status: { in: ['queued', 'sending'] } },
-    data: { status: 'failed', failedAt: new Date(), errorCode: error.code, errorMessage: error.message },
+    data: { status: 'manual', failedAt: new Date(), errorCode: error.code, errorMessage: error.message },
   });
+}
+
+/** The manual queue, oldest first, with who each message is for. */
+export function listManualQueue(db: Db, { limit }: { limit: number }) {
+  return db.message.findMany({
+    where: { direction: 'outbound', status: 'manual' },
+    orderBy: { failedAt: 'asc' },
+    take: limit,
+    include: { conversation: { include: { contact: true } }, channel: true },
+  });
+}
+
+/** Takes a message out of the manual queue: back to `queued` for a new send, or `discarded`. */
+export async function settleManualMessage(db: Db, id: string, action: 'resend' | 'discard'): Promise<boolean> {
+  const { count } = await db.message.updateMany({
+    where: { id, direction: 'outbound', status: 'manual' },
+    data:
+      action === 'resend'
+        ? { status: 'queued', errorCode: null, errorMessage: null, failedAt: null }
+        : { status: 'discarded' },
+  });
+  return count === 1;
 }
 
 export const DELIVERY_STATUSES = ['sent', 'delivered', 'read', 'played', 'failed'] as const;

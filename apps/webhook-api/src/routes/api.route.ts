@@ -1,7 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { releaseConversation, type Db } from '@zapflow/db';
+import { listManualQueue, releaseConversation, settleManualMessage, type Db } from '@zapflow/db';
+import type { Producer, sendQueue } from '@zapflow/queue-contracts';
 import type { Logger } from '@zapflow/logger';
 import { HttpError } from '../http-error';
 
@@ -23,7 +24,17 @@ export function parseApiKeys(entries: string[]): ApiKey[] {
  * The operator API under /api: bearer keys, JSON in and out, errors as
  * `{ error: { code, message } }`.
  */
-export function apiRouter({ db, logger, keys }: { db: Db; logger: Logger; keys: ApiKey[] }): Router {
+export function apiRouter({
+  db,
+  logger,
+  keys,
+  send,
+}: {
+  db: Db;
+  logger: Logger;
+  keys: ApiKey[];
+  send: Producer<typeof sendQueue.schema>;
+}): Router {
   const router = Router();
   // Who is asking comes before reading what they sent.
   router.use(bearerAuth(keys));
@@ -46,6 +57,43 @@ export function apiRouter({ db, logger, keys }: { db: Db; logger: Logger; keys: 
       },
     );
     res.json({ conversationId: id.data, state: 'bot', released });
+  });
+
+  // The manual queue: messages that could not be sent automatically, each with its reason.
+  router.get('/manual-queue', async (req, res) => {
+    const limit = z.coerce.number().int().min(1).max(500).catch(100).parse(req.query.limit);
+    const items = await listManualQueue(db, { limit });
+    res.json({
+      items: items.map((m) => ({
+        id: m.id,
+        conversationId: m.conversationId,
+        to: m.conversation.contact.waId,
+        from: m.channel.externalId,
+        body: m.body,
+        errorCode: m.errorCode,
+        errorMessage: m.errorMessage,
+        failedAt: m.failedAt,
+        attempts: m.sendAttempts,
+      })),
+    });
+  });
+
+  router.post('/manual-queue/:id/:action', async (req, res) => {
+    const id = z.uuid().safeParse(req.params.id);
+    const action = z.enum(['resend', 'discard']).safeParse(req.params.action);
+    if (!action.success) throw new HttpError(404, 'not_found', 'use /resend or /discard');
+    if (!id.success) throw new HttpError(400, 'invalid_id', 'the message id must be a UUID');
+    if (!(await settleManualMessage(db, id.data, action.data))) {
+      throw new HttpError(404, 'not_found', `message ${id.data} is not in the manual queue`);
+    }
+    if (action.data === 'resend') {
+      // The earlier send job may still be kept as failed; it must make way for the new one.
+      const old = await send.queue.getJob(`send-${id.data}`);
+      if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
+      await send.add({ messageId: id.data });
+    }
+    logger.info(`manual queue: ${action.data}`, { messageId: id.data, org: res.locals.org });
+    res.json({ id: id.data, status: action.data === 'resend' ? 'queued' : 'discarded' });
   });
 
   return router;

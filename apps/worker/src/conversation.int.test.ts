@@ -93,12 +93,12 @@ let contactSeq = 0;
 const newContact = () => `55319${String(++contactSeq).padStart(8, '0')}`;
 
 /** What the webhook does for one message: record it in the inbox and queue it. */
-async function receive(from: string, body: string, { phoneNumberId = fx.DEFAULT_PHONE_NUMBER_ID } = {}) {
-  const payload = fx.messagesNotification({
-    phoneNumberId,
-    profileName: 'Ana Lima',
-    messages: [fx.textMessage({ from, body })],
-  });
+async function receive(
+  from: string,
+  body: string,
+  { queue = inboxQ, fromMe = false }: { queue?: Queue; fromMe?: boolean } = {},
+) {
+  const payload = fx.messagesNotification({ profileName: 'Ana Lima', messages: [fx.textMessage({ from, body })] });
   const [message] = extractEvents(payload).messages;
   const rows = await recordInboxEvents(db, [
     {
@@ -106,10 +106,12 @@ async function receive(from: string, body: string, { phoneNumberId = fx.DEFAULT_
       kind: 'message',
       channelKey: message!.phoneNumberId,
       dedupeKey: message!.wamid,
-      payload: message,
+      sender: message!.waId,
+      payload: { ...message, fromMe },
     },
   ]);
-  await new Producer(inboxQueue, inboxQ).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
+  await new Producer(inboxQueue, queue).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
+  return message!;
 }
 
 async function turnsOf(waId: string) {
@@ -222,19 +224,7 @@ describe('debounce: a burst is one turn', () => {
 describe("the business's own messages", () => {
   it('stores a message the business sent from its phone and does not answer it', async () => {
     const c = newContact();
-    const [message] = extractEvents(
-      fx.messagesNotification({ messages: [fx.textMessage({ from: c, body: 'Olá, aqui é o João da loja' })] }),
-    ).messages;
-    const rows = await recordInboxEvents(db, [
-      {
-        provider: 'cloud',
-        kind: 'message',
-        channelKey: message!.phoneNumberId,
-        dedupeKey: message!.wamid,
-        payload: { ...message, fromMe: true },
-      },
-    ]);
-    await new Producer(inboxQueue, inboxQ).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
+    const message = await receive(c, 'Olá, aqui é o João da loja', { fromMe: true });
     await waitFor(
       'the message stored',
       async () => (await db.message.count({ where: { providerMessageId: message!.wamid } })) === 1,
@@ -361,20 +351,7 @@ describe('with the OpenAI engine', () => {
     await deleteKeys(openaiPrefix);
   });
 
-  async function send(from: string, text: string) {
-    const payload = fx.messagesNotification({ messages: [fx.textMessage({ from, body: text })] });
-    const [message] = extractEvents(payload).messages;
-    const rows = await recordInboxEvents(db, [
-      {
-        provider: 'cloud',
-        kind: 'message',
-        channelKey: message!.phoneNumberId,
-        dedupeKey: message!.wamid,
-        payload: message,
-      },
-    ]);
-    await new Producer(inboxQueue, openaiInbox).addBulk(rows.map((r) => ({ inboxEventId: r.id, kind: r.kind })));
-  }
+  const send = (from: string, text: string) => receive(from, text, { queue: openaiInbox });
 
   it('answers a message that arrives during a slow turn with the next turn', async () => {
     const c = newContact();

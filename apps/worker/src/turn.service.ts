@@ -10,6 +10,7 @@ import {
   unsentOutbound,
   type Db,
   type Message,
+  type TurnResult,
 } from '@zapflow/db';
 import type { FencedLock, Idempotency } from '@zapflow/idempotency';
 import type { Logger } from '@zapflow/logger';
@@ -182,15 +183,7 @@ function arrival(m: Pick<Message, 'createdAt' | 'arrivedAt'>): Date {
 }
 
 interface Decision {
-  result: {
-    engine: string;
-    status: 'done' | 'failed';
-    replies: { type: 'text'; body: string }[];
-    tokensIn?: number | undefined;
-    tokensOut?: number | undefined;
-    latencyMs: number;
-    error?: string | undefined;
-  };
+  result: TurnResult;
   context?: ConversationContext | undefined;
   failedTurns: number;
   handoff?: { reason: string; detail?: string | undefined } | undefined;

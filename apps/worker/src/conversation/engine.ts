@@ -1,3 +1,5 @@
+import type { CatalogItemSummary } from '@zapflow/db';
+
 /**
  * What the engine remembers about a contact between turns (stored on the conversation as JSON,
  * given back to the engine each turn). Add fields as optional: old rows must keep parsing.
@@ -15,17 +17,8 @@ export interface ConversationContext {
   language?: 'pt' | 'en';
 }
 
-/** A catalog item as the engines see it. */
-export interface CatalogItemView {
-  sku: string;
-  name: string;
-  category: string | null;
-  price: number;
-  currency: string;
-  attributes: Record<string, unknown>;
-  /** Previous price, when the price dropped in the last 30 days. */
-  previousPrice?: number;
-}
+/** A catalog item as the engines see it: what search returns, without the database id. */
+export type CatalogItemView = Omit<CatalogItemSummary, 'id'>;
 
 /** What an engine may look up or do besides answering. */
 export interface EngineTools {

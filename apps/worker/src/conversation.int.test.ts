@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createHmac } from 'node:crypto';
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { createDb, recordInboxEvents, releaseConversation, type Db } from '@zapflow/db';
+import { createDb, recordInboxEvents, releaseConversation, seedCatalog, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
 import { createQueue, createRedis, inboxQueue, maintenanceQueue, Producer } from '@zapflow/queue-contracts';
 import {
@@ -68,6 +68,7 @@ function env(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
 beforeAll(async () => {
   database = await createTestDatabase();
   db = createDb({ url: database.url });
+  await seedCatalog(db);
   redis = new Redis(TEST_REDIS_URL);
   producerRedis = createRedis(TEST_REDIS_URL, 'producer');
   inboxQ = createQueue(inboxQueue, producerRedis, prefix);
@@ -150,6 +151,13 @@ describe('debounce: a burst is one turn', () => {
       'queria ver um SUV',
     ]);
     expect(graph.textsTo(c)).toHaveLength(turns[0]!.messages.filter((m) => m.direction === 'outbound').length);
+    // What the engine is to remember is stored on the conversation for the next turn.
+    const conversation = await conversationOf(c);
+    expect(conversation.context).toMatchObject({ language: 'pt', stage: expect.any(String) });
+    // The SUVs it was shown are remembered, on the conversation and as the contact's interests.
+    const interests = (conversation.context as { interests?: string[] }).interests ?? [];
+    expect(interests.length).toBeGreaterThan(0);
+    expect(await db.contactInterest.count({ where: { contactId: conversation.contactId } })).toBe(interests.length);
   });
 
   it('answers two messages of one webhook delivery as one turn, in their order', async () => {
@@ -371,6 +379,10 @@ describe('with the OpenAI engine', () => {
       ['segunda'],
     ]);
     expect(turns[1]!.startedAt.getTime()).toBeGreaterThanOrEqual(turns[0]!.completedAt!.getTime());
+    // Each turn keeps what it cost and how long it took.
+    expect(turns[0]).toMatchObject({ engine: 'openai', status: 'done', tokensIn: expect.any(Number) });
+    expect(turns[0]!.tokensIn).toBeGreaterThan(0);
+    expect(turns[0]!.latencyMs).toBeGreaterThanOrEqual(1400);
   });
 
   it('apologises each time, records the failure, and hands over after the configured number of failures', async () => {

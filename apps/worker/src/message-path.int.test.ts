@@ -48,6 +48,7 @@ const generousLimits = {
   SEND_RATE_PER_RECIPIENT_INTERVAL_MS: 10,
   SEND_RATE_PER_RECIPIENT_BURST: 100,
   EVOLUTION_RATE_PER_MINUTE: 1000,
+  NUMBER_BACKOFF_MS: 700,
 };
 
 beforeAll(async () => {
@@ -283,11 +284,41 @@ describe('sending through the Cloud API', () => {
     }
   });
 
+  it("waits 4^n seconds after Meta's pair-rate error 131056", () => {
+    const pairRate = new SendError('pair rate limit hit', '131056', true, 400);
+    expect([1, 2, 3].map((n) => sendRetryDelay([60_000], n, pairRate, () => 0.5))).toEqual([1000, 4000, 16000]);
+  });
+
+  it('pauses the whole business number after 130429, without spending attempts', async () => {
+    const paced = {
+      ...sendDeps,
+      limits: new SendLimits(new RateLimiter(redis, `${prefix}-130429`), generousLimits),
+    };
+    const first = await queuedReply('primeira');
+    const second = await queuedReply('segunda');
+    graph.next({ kind: 'fail', status: 400, body: { error: { message: 'Rate limit hit', code: 130429 } } });
+    expect(await sendOutbound(paced, first.id, { isLastAttempt: false })).toEqual({ waitMs: 700 });
+    expect(await db.message.findUniqueOrThrow({ where: { id: first.id } })).toMatchObject({
+      status: 'queued',
+      errorCode: '130429',
+    });
+    // Another recipient, same number: it waits too, without a request to Meta.
+    const requests = graph.requests.length;
+    const wait = await sendOutbound(paced, second.id, { isLastAttempt: false });
+    expect(wait).toMatchObject({ waitMs: expect.any(Number) });
+    expect(graph.requests.length).toBe(requests);
+    await new Promise((r) => setTimeout(r, (wait as { waitMs: number }).waitMs + 20));
+    expect(await sendOutbound(paced, second.id, { isLastAttempt: false })).toMatchObject({
+      providerMessageId: expect.any(String),
+    });
+    await deleteKeys(`${prefix}-130429`);
+  });
+
   it('adds jitter around each step of the retry schedule', () => {
-    expect(sendRetryDelay([60_000, 120_000, 240_000], 1, () => 0)).toBe(48_000);
-    expect(sendRetryDelay([60_000, 120_000, 240_000], 2, () => 1)).toBe(144_000);
-    expect(sendRetryDelay([60_000, 120_000, 240_000], 3, () => 0.5)).toBe(240_000);
-    expect(sendRetryDelay([60_000, 120_000, 240_000], 9, () => 0.5)).toBe(240_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 1, undefined, () => 0)).toBe(48_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 2, undefined, () => 1)).toBe(144_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 3, undefined, () => 0.5)).toBe(240_000);
+    expect(sendRetryDelay([60_000, 120_000, 240_000], 9, undefined, () => 0.5)).toBe(240_000);
   });
 });
 

@@ -16,8 +16,15 @@ export class SendLimits {
       | 'SEND_RATE_PER_RECIPIENT_INTERVAL_MS'
       | 'SEND_RATE_PER_RECIPIENT_BURST'
       | 'EVOLUTION_RATE_PER_MINUTE'
+      | 'NUMBER_BACKOFF_MS'
     >,
   ) {}
+
+  /** Meta said the number is over its throughput (130429): every send from it waits. */
+  async backOffNumber(channelExternalId: string): Promise<number> {
+    await this.limiter.pause('number', channelExternalId, this.config.NUMBER_BACKOFF_MS);
+    return this.config.NUMBER_BACKOFF_MS;
+  }
 
   /**
    * 0 when the message may go now, else how long to wait before asking again. The number (or
@@ -26,6 +33,8 @@ export class SendLimits {
    */
   async admit({ channelExternalId, recipient }: { channelExternalId: string; recipient: string }): Promise<number> {
     const c = this.config;
+    const paused = await this.limiter.pausedFor('number', channelExternalId);
+    if (paused > 0) return paused;
     const sender =
       c.WHATSAPP_PROVIDER === 'evolution'
         ? await this.limiter.take('instance', channelExternalId, {

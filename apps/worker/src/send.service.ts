@@ -87,6 +87,14 @@ export async function sendOutbound(
     const failure =
       error instanceof SendError ? error : new SendError((error as Error).message ?? String(error), 'internal', true);
     const reason = { code: failure.code, message: failure.message };
+    if (failure.code === '130429') {
+      // The number is over its throughput: pause every send from it, and this one waits like a
+      // rate-limited message (no attempt spent).
+      await markSendRetrying(deps.db, messageId, reason);
+      const waitMs = await deps.limits.backOffNumber(message.channel.externalId);
+      log.warn('business number over its throughput (130429): pausing its sends', { waitMs });
+      return { waitMs };
+    }
     if (failure.retryable && !isLastAttempt) {
       await markSendRetrying(deps.db, messageId, reason);
       log.warn('send failed; will retry', { errorCode: failure.code, error: failure.message });

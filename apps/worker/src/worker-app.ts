@@ -113,8 +113,8 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
       {
         ...common,
         settings: {
-          backoffStrategy: (attemptsMade, type) =>
-            type === SEND_BACKOFF ? sendRetryDelay(config.SEND_RETRY_DELAYS_MS, attemptsMade) : 1000,
+          backoffStrategy: (attemptsMade, type, error) =>
+            type === SEND_BACKOFF ? sendRetryDelay(config.SEND_RETRY_DELAYS_MS, attemptsMade, error) : 1000,
         },
       },
     ),

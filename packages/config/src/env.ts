@@ -99,6 +99,8 @@ export const workerEnv = {
    * customer-service window); outside it a message goes to the manual queue.
    */
   CUSTOMER_SERVICE_WINDOW_MS: positiveInt(24 * 3600 * 1000),
+  /** After Meta's throughput error 130429, the whole business number pauses this long. */
+  NUMBER_BACKOFF_MS: positiveInt(60_000),
   /** Per Evolution instance (the seed's 10 messages per minute). */
   EVOLUTION_RATE_PER_MINUTE: positiveInt(10),
   DEBOUNCE_MS: z.coerce.number().int().min(0).default(2000),

@@ -39,6 +39,16 @@ export class RateLimiter {
     return `${this.prefix}:rate:{${scope}:${subject}}`;
   }
 
+  /** Stops every event of a subject for `ms` (a provider's "slow down"), whatever the rate says. */
+  async pause(scope: string, subject: string, ms: number): Promise<void> {
+    await this.redis.set(`${this.key(scope, subject)}:paused`, '1', 'PX', ms);
+  }
+
+  /** How long the subject stays paused (0 if it is not). */
+  async pausedFor(scope: string, subject: string): Promise<number> {
+    return Math.max(0, await this.redis.pttl(`${this.key(scope, subject)}:paused`));
+  }
+
   /** 0 when the event may happen now (and it is counted), else the ms to wait (nothing counted). */
   async take(scope: string, subject: string, rate: Rate): Promise<number> {
     const interval = rate.perMs / rate.count;

@@ -343,14 +343,53 @@ describe('delivery statuses', () => {
       ]);
       return row!.id;
     };
-    await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'read'));
-    await handleStatus({ db, logger }, await record(sent!.providerMessageId, 'delivered'));
+    await handleStatus(
+      { db, logger, send: new Producer(sendQueue, sendQ) },
+      await record(sent!.providerMessageId, 'read'),
+    );
+    await handleStatus(
+      { db, logger, send: new Producer(sendQueue, sendQ) },
+      await record(sent!.providerMessageId, 'delivered'),
+    );
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'read',
     });
-    await expect(handleStatus({ db, logger }, await record('wamid.not-ours', 'delivered'))).rejects.toThrow(
-      StatusTargetNotFound,
+    await expect(
+      handleStatus({ db, logger, send: new Producer(sendQueue, sendQ) }, await record('wamid.not-ours', 'delivered')),
+    ).rejects.toThrow(StatusTargetNotFound);
+  });
+  async function failedStatus(wamid: string, code: number) {
+    const [st] = extractEvents(
+      fx.statusNotification({ wamid, status: 'failed', recipientId: '5511900000000', errors: [{ code }] } as never),
+    ).statuses;
+    const [row] = await recordInboxEvents(db, [
+      { provider: 'cloud', kind: 'status', channelKey: st!.phoneNumberId, dedupeKey: `${wamid}|failed`, payload: st },
+    ]);
+    return row!.id;
+  }
+
+  it('sends again a message Meta reported failed for a passing reason', async () => {
+    const reply = await queuedReply();
+    const sent = (await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })) as { providerMessageId: string };
+    await handleStatus(
+      { db, logger, send: new Producer(sendQueue, sendQ) },
+      await failedStatus(sent.providerMessageId, 131000),
     );
+    expect((await db.message.findUniqueOrThrow({ where: { id: reply.id } })).status).toBe('queued');
+    expect((await sendQ.getJob(`send-${reply.id}`))?.data).toEqual({ messageId: reply.id });
+  });
+
+  it('puts a message Meta could not deliver for good in the manual queue', async () => {
+    const reply = await queuedReply();
+    const sent = (await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })) as { providerMessageId: string };
+    await handleStatus(
+      { db, logger, send: new Producer(sendQueue, sendQ) },
+      await failedStatus(sent.providerMessageId, 131026),
+    );
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'manual',
+      errorCode: '131026',
+    });
   });
 });
 

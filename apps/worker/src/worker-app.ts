@@ -82,7 +82,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
     autorun: false,
   };
   const workers = [
-    new Worker(inboxQueue.name, inboxProcessor({ db, turns, logger }) as Processor, common),
+    new Worker(inboxQueue.name, inboxProcessor({ db, turns, send, logger }) as Processor, common),
     new Worker(
       turnQueue.name,
       turnProcessor({

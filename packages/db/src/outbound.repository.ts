@@ -52,9 +52,19 @@ export async function markSendRetrying(db: Db, id: string, error: { code: string
  */
 export async function moveToManualQueue(db: Db, id: string, error: { code: string; message: string }): Promise<void> {
   await db.message.updateMany({
-    where: { id, status: { in: ['queued', 'sending'] } },
+    // `failed`: Meta accepted it, then reported it could not deliver it.
+    where: { id, status: { in: ['queued', 'sending', 'failed'] } },
     data: { status: 'manual', failedAt: new Date(), errorCode: error.code, errorMessage: error.message },
   });
+}
+
+/** A message Meta reported `failed` for a passing reason goes back to the outbox. */
+export async function requeueFailedDelivery(db: Db, id: string): Promise<boolean> {
+  const { count } = await db.message.updateMany({
+    where: { id, direction: 'outbound', status: 'failed' },
+    data: { status: 'queued' },
+  });
+  return count === 1;
 }
 
 /** The manual queue, oldest first, with who each message is for. */

@@ -41,6 +41,18 @@ export class Producer<S extends z.ZodType> {
     return this.queue.add(this.contract.jobName, parsed, { ...this.idOf(parsed), ...this.defaults, ...options });
   }
 
+  /**
+   * Adds the work again even if a job with its id already finished (BullMQ keeps finished jobs
+   * for a while, and adding an existing id is a no-op). A job still waiting or running is kept.
+   */
+  async addAgain(data: z.input<S>, options: JobsOptions = {}) {
+    const parsed = this.contract.schema.parse(data) as z.infer<S>;
+    const { jobId } = this.idOf(parsed);
+    const old = jobId ? await this.queue.getJob(jobId) : undefined;
+    if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
+    return this.add(data, options);
+  }
+
   private idOf(data: z.infer<S>): { jobId?: string } {
     return this.contract.jobId ? { jobId: this.contract.jobId(data) } : {};
   }

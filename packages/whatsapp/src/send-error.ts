@@ -28,6 +28,11 @@ const RETRYABLE_META_CODES = new Set([
   133004, // server temporarily unavailable
 ]);
 
+/** Whether a Meta error code means "try again later" (also for `failed` delivery statuses). */
+export function isRetryableMetaCode(code: number): boolean {
+  return RETRYABLE_META_CODES.has(code);
+}
+
 /** Classifies a Graph API error response (or its absence) into a SendError. */
 export function classifyGraphError(httpStatus: number | undefined, body: unknown, fallbackMessage: string): SendError {
   const error = (

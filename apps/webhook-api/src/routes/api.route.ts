@@ -86,12 +86,7 @@ export function apiRouter({
     if (!(await settleManualMessage(db, id.data, action.data))) {
       throw new HttpError(404, 'not_found', `message ${id.data} is not in the manual queue`);
     }
-    if (action.data === 'resend') {
-      // The earlier send job may still be kept as failed; it must make way for the new one.
-      const old = await send.queue.getJob(`send-${id.data}`);
-      if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
-      await send.add({ messageId: id.data });
-    }
+    if (action.data === 'resend') await send.addAgain({ messageId: id.data });
     logger.info(`manual queue: ${action.data}`, { messageId: id.data, org: res.locals.org });
     res.json({ id: id.data, status: action.data === 'resend' ? 'queued' : 'discarded' });
   });

@@ -1,8 +1,4 @@
 import type { Db } from './client';
-import type { Prisma } from './generated/prisma/client';
-
-export type Tx = Prisma.TransactionClient;
-
 export interface InboundMessageInput {
   provider: string;
   channelExternalId: string;

@@ -5,7 +5,7 @@ import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
 import { createDb, type Db } from './client';
 import { claimStaleInboxEvents, countSweeps, markInboxProcessed, recordInboxEvents } from './inbox.repository';
 import { storeInboundMessage } from './conversation.repository';
-import { commitTurn, repliesTo, type TurnCommit } from './turn.repository';
+import { commitTurn, type TurnCommit } from './turn.repository';
 import { applyDeliveryStatus, claimForSending, markSent } from './outbound.repository';
 import { migrate } from './migrate';
 
@@ -173,7 +173,8 @@ describe('conversations and messages', () => {
     const attempt = () => commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
     const results = await Promise.all([attempt(), attempt(), attempt()]);
     expect(results.filter((r) => !('rejected' in r))).toHaveLength(1);
-    const replies = await repliesTo(db, message.id);
+    const { turnId } = await db.message.findUniqueOrThrow({ where: { id: message.id } });
+    const replies = await db.message.findMany({ where: { turnId, direction: 'outbound' } });
     expect(replies?.map((r) => r.body)).toEqual(['Olá!']);
     expect(await db.turn.count({ where: { conversationId: conversation.id } })).toBe(1);
   });

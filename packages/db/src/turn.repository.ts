@@ -167,16 +167,6 @@ export async function markForHuman(db: Db, messageIds: string[]): Promise<void> 
   });
 }
 
-/** The outbound messages of the turn that answered `inboundMessageId`, if one did. */
-export async function repliesTo(db: Db, inboundMessageId: string) {
-  const message = await db.message.findUnique({ where: { id: inboundMessageId }, select: { turnId: true } });
-  if (!message?.turnId) return null;
-  return db.message.findMany({
-    where: { turnId: message.turnId, direction: 'outbound' },
-    orderBy: { replyIndex: 'asc' },
-  });
-}
-
 /** Conversations with a message unanswered for longer than `olderThanMs` (their turn was lost). */
 export async function stalePendingConversations(
   db: Db,

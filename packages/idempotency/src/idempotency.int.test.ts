@@ -60,9 +60,14 @@ describe('idempotency (real Redis)', () => {
   });
 
   it('lets a retry claim at once after the owner releases on failure', async () => {
-    await expect(idem.once('fails', async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
-    expect(await idem.once('fails', async () => 42)).toEqual({ state: 'ran', result: 42 });
-    expect(await idem.once('fails', async () => 43)).toEqual({ state: 'done', result: 42 });
+    const failed = await idem.claim('fails');
+    if (failed.state !== 'claimed') throw new Error('expected to claim');
+    await idem.release('fails', failed.token);
+    const retry = await idem.claim('fails');
+    expect(retry.state).toBe('claimed');
+    if (retry.state !== 'claimed') return;
+    await idem.complete('fails', retry.token, 42);
+    expect(await idem.claim('fails')).toEqual({ state: 'done', result: 42 });
   });
 
   it('does not let a stale owner overwrite a claim that passed to someone else', async () => {

@@ -83,21 +83,4 @@ export class Idempotency {
   async release(id: string, token: string): Promise<void> {
     await this.redis.eval(RELEASE, 1, this.key(id), IN_PROGRESS + token);
   }
-
-  /** Runs `work` at most once per id (while the "done" record lives), returning the cached result. */
-  async once<T>(
-    id: string,
-    work: () => Promise<T>,
-  ): Promise<{ state: 'done' | 'ran'; result: T } | { state: 'in_progress' }> {
-    const claim = await this.claim<T>(id);
-    if (claim.state !== 'claimed') return claim;
-    try {
-      const result = await work();
-      await this.complete(id, claim.token, result);
-      return { state: 'ran', result };
-    } catch (error) {
-      await this.release(id, claim.token);
-      throw error;
-    }
-  }
 }

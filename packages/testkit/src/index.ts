@@ -6,3 +6,4 @@ export * from './processes';
 export * from './openai-stand-in';
 export * from './http-receiver';
 export * from './smtp-stand-in';
+export * from './mutate';

@@ -1,5 +1,6 @@
 import express, { Router, type RequestHandler } from 'express';
 import { HttpError } from '../http-error';
+import { parseJsonBody } from '../json-body';
 import {
   ingestEvolutionWebhook,
   isAuthenticEvolutionDelivery,
@@ -24,13 +25,7 @@ export function evolutionWebhookRouter(deps: EvolutionIngestDeps, options: Evolu
 
   const receive: RequestHandler = async (req, res) => {
     const raw: Buffer = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      deps.metrics.webhookRejected.inc({ reason: 'not_json' });
-      throw new HttpError(400, 'invalid_json', 'the body is not JSON');
-    }
+    const body = parseJsonBody(raw, deps.metrics);
     if (!isAuthenticEvolutionDelivery(options.apiKey, body, req.headers)) {
       deps.metrics.webhookRejected.inc({ reason: 'api_key' });
       throw new HttpError(401, 'invalid_api_key', 'the apikey (header or body field) is missing or wrong');

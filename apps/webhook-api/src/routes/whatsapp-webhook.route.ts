@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router } from 'express';
 import { isValidSignature } from '@zapflow/whatsapp';
 import { HttpError } from '../http-error';
+import { parseJsonBody } from '../json-body';
 import { ingestCloudNotification, type IngestDeps } from '../ingest.service';
 
 export interface WhatsAppWebhookOptions {
@@ -44,13 +45,7 @@ export function whatsappWebhookRouter(deps: IngestDeps, options: WhatsAppWebhook
         deps.metrics.webhookRejected.inc({ reason: 'signature' });
         throw new HttpError(401, 'invalid_signature', 'X-Hub-Signature-256 is missing or does not match the body');
       }
-      let body: unknown;
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        deps.metrics.webhookRejected.inc({ reason: 'not_json' });
-        throw new HttpError(400, 'invalid_json', 'the body is not JSON');
-      }
+      const body = parseJsonBody(raw, deps.metrics);
       const outcome = await ingestCloudNotification(deps, body);
       res.status(200).json({ ok: true, ...outcome });
     },

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { replaceRandomNode, seededRandom } from '@zapflow/testkit';
 import { extractEvents, type ExtractedEvents, type InboundMessage } from './extract';
 import {
   adReferral,
@@ -828,34 +829,4 @@ function mixedFixture(): Json {
   const value = firstChangeValue(body);
   value.statuses = [statusUpdate({ wamid: 'w', status: 'failed', recipientId: USER })];
   return body as unknown as Json;
-}
-
-/** Replaces one node picked at random (walking down from the root) with `replacement`. */
-function replaceRandomNode(root: Json, replacement: unknown, random: () => number): void {
-  let node: unknown = root;
-  for (;;) {
-    if (typeof node !== 'object' || node === null) return;
-    const container = node as Record<string, unknown>;
-    const keys = Object.keys(container);
-    const key = keys[Math.floor(random() * keys.length)];
-    if (key === undefined) return;
-    const child = container[key];
-    const isLeaf = typeof child !== 'object' || child === null;
-    if (isLeaf || random() < 0.25) {
-      container[key] = replacement;
-      return;
-    }
-    node = child;
-  }
-}
-
-/** Deterministic PRNG (mulberry32) so a failure can be reproduced. */
-function seededRandom(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -134,9 +134,19 @@ const text = (from: string, body: string, wamid?: string) =>
 describe('webhook to reply, three processes', () => {
   it('answers each message with one reply from the number that received it', async () => {
     const contacts = [newContact(), newContact(), newContact()];
-    for (const c of contacts) expect(await deliver(text(c, 'oi, bom dia'))).toBe(200);
+    const wamids = contacts.map(() => fx.fakeWamid());
+    for (const [i, c] of contacts.entries()) expect(await deliver(text(c, 'oi, bom dia', wamids[i]))).toBe(200);
     await waitFor('three replies', () => contacts.every((c) => graph.textsTo(c).length >= 1));
     await settled();
+    // Blue ticks and "typing…" on each message while the bot worked on it.
+    for (const wamid of wamids) {
+      expect(graph.requests.map((r) => r.body)).toContainEqual({
+        messaging_product: 'whatsapp',
+        status: 'read',
+        message_id: wamid,
+        typing_indicator: { type: 'text' },
+      });
+    }
     for (const c of contacts) {
       const replies = graph.textsTo(c);
       expect(replies).toHaveLength(1);
@@ -183,7 +193,8 @@ describe('webhook to reply, three processes', () => {
 
   it('still answers once when the worker is killed with SIGKILL mid-send and restarted', async () => {
     const c = newContact();
-    graph.next({ kind: 'hold' });
+    // The reply, not the read receipt that goes out first (it names no recipient).
+    graph.nextFor(c, { kind: 'hold' });
     expect(await deliver(text(c, 'tudo bem?'))).toBe(200);
     await graph.whenHolding();
     await worker.stop('SIGKILL');

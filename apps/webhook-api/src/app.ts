@@ -8,6 +8,7 @@ import { errorFields } from '@zapflow/logger';
 import { HttpError } from './http-error';
 import type { IngestDeps } from './ingest.service';
 import type { ApiMetrics } from './metrics';
+import type { OutboundApiDeps } from './outbound.service';
 import { ADMIN_QUEUES_PATH, adminRouter } from './routes/admin.route';
 import { apiRouter, type ApiKey } from './routes/api.route';
 import { evolutionWebhookRouter, type EvolutionWebhookOptions } from './routes/evolution-webhook.route';
@@ -25,6 +26,8 @@ export interface AppDeps extends IngestDeps {
   admin: { user: string; password: string };
   apiKeys: ApiKey[];
   send: Producer<typeof sendQueue.schema>;
+  /** How `/api` sends (provider, default business number); tests that do not send leave it out. */
+  sending?: OutboundApiDeps['sending'];
 }
 
 export function createApp(deps: AppDeps): express.Express {
@@ -39,7 +42,16 @@ export function createApp(deps: AppDeps): express.Express {
   app.use(whatsappWebhookRouter(deps, deps.webhook));
   app.use(evolutionWebhookRouter(deps, deps.evolution));
   app.use(ADMIN_QUEUES_PATH, ...adminRouter(deps.queues, deps.admin));
-  app.use('/api', apiRouter({ db: deps.db, logger: deps.logger, keys: deps.apiKeys, send: deps.send }));
+  app.use(
+    '/api',
+    apiRouter({
+      db: deps.db,
+      logger: deps.logger,
+      keys: deps.apiKeys,
+      send: deps.send,
+      sending: deps.sending ?? { provider: 'sandbox', maxTextChars: 4096 },
+    }),
+  );
   app.use((_req, res) => {
     res.status(404).json({ error: { code: 'not_found', message: 'no such route' } });
   });

@@ -7,12 +7,21 @@ import {
   extractEvolutionEvents,
   type EvolutionHeaders,
   type EvolutionInbound,
+  type EvolutionStatus,
   type StoredInboundMessage,
+  type StoredStatusUpdate,
 } from '@zapflow/whatsapp';
 import { recordAndQueue } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
 const PROVIDER = 'evolution';
+
+/**
+ * The error code a `failed` status from Evolution carries. Evolution gives no reason, and 0 is
+ * none of Meta's retryable codes (`isRetryableMetaCode`), so the worker does not send the same
+ * message again: it takes the failure path that ends in the manual queue, where a person decides.
+ */
+export const EVOLUTION_FAILED_CODE = 0;
 
 export interface EvolutionIngestDeps {
   db: Db;
@@ -24,7 +33,7 @@ export interface EvolutionIngestDeps {
 export interface EvolutionIngestOutcome {
   new: number;
   duplicates: number;
-  /** Events and messages not recorded: other events, groups, status posts, unreadable content. */
+  /** Events, messages and statuses not recorded: other events, groups, status posts, unreadable content. */
   ignored: number;
 }
 
@@ -46,23 +55,35 @@ export function isAuthenticEvolutionDelivery(
 
 /**
  * The Evolution webhook's work once the key and JSON are known good, as for the Cloud API's:
- * record every message in the durable inbox (the commit point), then queue the new ones. A failure
- * to queue is not a failure to accept: the row is there and the sweeper will queue it.
+ * record every message and delivery status in the durable inbox (the commit point), then queue
+ * the new ones. A failure to queue is not a failure to accept: the row is there and the sweeper
+ * will queue it.
  */
 export async function ingestEvolutionWebhook(
   deps: EvolutionIngestDeps,
   body: unknown,
 ): Promise<EvolutionIngestOutcome> {
-  const { messages, ignored } = extractEvolutionEvents(body);
-  const events: NewInboxEvent[] = messages.map((m) => ({
-    provider: PROVIDER,
-    kind: 'message',
-    // The instance is the business number's identity on the Evolution server.
-    channelKey: m.instance,
-    dedupeKey: m.wamid,
-    sender: m.waId,
-    payload: toStoredMessage(m),
-  }));
+  const { messages, statuses, ignored } = extractEvolutionEvents(body);
+  const events: NewInboxEvent[] = [
+    ...messages.map((m): NewInboxEvent => ({
+      provider: PROVIDER,
+      kind: 'message',
+      // The instance is the business number's identity on the Evolution server.
+      channelKey: m.instance,
+      dedupeKey: m.wamid,
+      sender: m.waId,
+      payload: toStoredMessage(m),
+    })),
+    ...statuses.map((s): NewInboxEvent => ({
+      provider: PROVIDER,
+      kind: 'status',
+      channelKey: s.instance,
+      // One row per (message, status), as for the Cloud API: Evolution repeats a status, and a
+      // message gets several.
+      dedupeKey: `${s.wamid}|${s.status}`,
+      payload: toStoredStatus(s),
+    })),
+  ];
 
   const unrecognized = ignored.filter((i) => i.unrecognized);
   if (unrecognized.length) {
@@ -99,5 +120,18 @@ function toStoredMessage(m: EvolutionInbound): StoredInboundMessage {
     text: m.text,
     raw: m.raw,
     fromMe: m.fromMe,
+  };
+}
+
+/** The shape the worker reads back (`StoredStatusUpdate`), with the instance as the business number. */
+function toStoredStatus(s: EvolutionStatus): StoredStatusUpdate {
+  return {
+    phoneNumberId: s.instance,
+    wamid: s.wamid,
+    status: s.status,
+    timestamp: s.timestamp,
+    recipientId: s.waId,
+    errors:
+      s.status === 'failed' ? [{ code: EVOLUTION_FAILED_CODE, title: `Evolution reported ${s.providerStatus}` }] : [],
   };
 }

@@ -7,7 +7,12 @@ import { createDb, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
 import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
 import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
-import { evolutionFixtures as fx, StoredInboundMessage } from '@zapflow/whatsapp';
+import {
+  evolutionFixtures as fx,
+  isRetryableMetaCode,
+  StoredInboundMessage,
+  StoredStatusUpdate,
+} from '@zapflow/whatsapp';
 import { createApp, type AppDeps } from './app';
 import { createMetrics } from './metrics';
 
@@ -208,7 +213,8 @@ describe('POST /webhook/evolution', () => {
     for (const payload of [
       upsert(group),
       fx.connectionUpdate(),
-      fx.messagesUpdate({ id: 'ABC', remoteJid: fx.phoneJid('1') }),
+      // Our own read receipt of the contact's message: not a status of anything we sent.
+      fx.messagesUpdate({ id: 'ABC', remoteJid: fx.phoneJid('5511944443333'), status: 'READ', fromMe: false }),
     ]) {
       const res = await withHeaderKey(payload);
       expect(res.status).toBe(200);
@@ -216,6 +222,76 @@ describe('POST /webhook/evolution', () => {
     }
     expect(await inbox.count()).toBe(0);
     expect(await db.inboxEvent.count({ where: { dedupeKey: idOf(group) } })).toBe(0);
+  });
+
+  it('records a delivery status once, queued like a Cloud status, and answers a repeat as a duplicate', async () => {
+    const wamid = fx.fakeMessageId();
+    const payload = fx.messagesUpdate(
+      { id: wamid, remoteJid: fx.phoneJid('5511988887777'), status: 'DELIVERY_ACK' },
+      { instance: INSTANCE },
+    );
+    const res = await withHeaderKey(payload);
+
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ ok: true, new: 1, duplicates: 0, ignored: 0 });
+    const row = await db.inboxEvent.findFirstOrThrow({
+      where: { provider: 'evolution', dedupeKey: `${wamid}|delivered` },
+    });
+    expect(row).toMatchObject({
+      kind: 'status',
+      channelKey: INSTANCE,
+      sender: null,
+      processedAt: null,
+    });
+    // What the worker reads back: the Cloud path's shape, the instance standing for the number.
+    expect(StoredStatusUpdate.parse(row.payload)).toEqual({
+      phoneNumberId: INSTANCE,
+      wamid,
+      status: 'delivered',
+      timestamp: new Date(payload.date_time as string),
+      recipientId: '5511988887777',
+      errors: [],
+    });
+    const job = await inbox.getJob(`inbox-${row.id}`);
+    expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'status' });
+
+    expect(await (await withHeaderKey(payload)).json()).toEqual({ ok: true, new: 0, duplicates: 1, ignored: 0 });
+    expect(await db.inboxEvent.count({ where: { kind: 'status', dedupeKey: `${wamid}|delivered` } })).toBe(1);
+    expect(await inbox.count()).toBe(1);
+  });
+
+  it('records each status a message goes through as its own event', async () => {
+    const wamid = fx.fakeMessageId();
+    const update = (status: string) =>
+      fx.statusUpdateData({ id: wamid, remoteJid: fx.phoneJid('5511977776666'), status });
+    const payload = fx.webhookBody([update('SERVER_ACK'), update('DELIVERY_ACK'), update('READ'), update('PENDING')], {
+      instance: INSTANCE,
+      event: 'messages.update',
+    });
+
+    expect(await (await withHeaderKey(payload, `${base}/webhook/evolution/messages-update`)).json()).toEqual({
+      ok: true,
+      new: 3,
+      duplicates: 0,
+      ignored: 1,
+    });
+    const rows = await db.inboxEvent.findMany({ where: { dedupeKey: { startsWith: `${wamid}|` } } });
+    expect(rows.map((r) => r.dedupeKey).sort()).toEqual([`${wamid}|delivered`, `${wamid}|read`, `${wamid}|sent`]);
+    expect(await inbox.count()).toBe(3);
+  });
+
+  it('records an ERROR status as failed, with an error the worker will not retry', async () => {
+    const wamid = fx.fakeMessageId();
+    const payload = fx.messagesUpdate(
+      { id: wamid, remoteJid: fx.phoneJid('5511966665555'), status: 'ERROR' },
+      { instance: INSTANCE },
+    );
+    expect(await (await withHeaderKey(payload)).json()).toMatchObject({ new: 1 });
+
+    const row = await db.inboxEvent.findFirstOrThrow({ where: { dedupeKey: `${wamid}|failed` } });
+    const stored = StoredStatusUpdate.parse(row.payload);
+    expect(stored).toMatchObject({ status: 'failed', errors: [{ code: 0, title: 'Evolution reported ERROR' }] });
+    expect(isRetryableMetaCode(stored.errors[0]!.code)).toBe(false);
   });
 
   it('answers 200 to a body of an unknown shape, and counts it', async () => {

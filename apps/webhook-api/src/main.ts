@@ -57,7 +57,20 @@ async function main() {
     send: new Producer(
       sendQueue,
       queues.find((q) => q.name === sendQueue.name)!,
+      {
+        attempts: config.SEND_RETRY_DELAYS_MS.length + 1,
+      },
     ),
+    sending: {
+      provider: config.WHATSAPP_PROVIDER,
+      defaultFrom:
+        config.WHATSAPP_PROVIDER === 'evolution'
+          ? config.EVOLUTION_INSTANCE
+          : config.WHATSAPP_PHONE_NUMBER_IDS.length === 1
+            ? config.WHATSAPP_PHONE_NUMBER_IDS[0]
+            : undefined,
+      maxTextChars: config.TEXT_MAX_CHARS,
+    },
   });
   const server = app.listen(config.PORT);
   await new Promise<void>((resolve, reject) => {

@@ -24,10 +24,11 @@ import {
   type TestDatabase,
 } from '@zapflow/testkit';
 import { CloudApiClient, extractEvents, SendError, webhookFixtures as fx } from '@zapflow/whatsapp';
+import { FallbackChain } from './fallback-chain';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
 import { sendOutbound, type SendDeps } from './send.service';
-import { handleStatus, StatusTargetNotFound } from './status.service';
+import { handleStatus, StatusTargetNotFound, type StatusDeps } from './status.service';
 import { sweep, type SweepDeps } from './sweep.service';
 import { TurnScheduler } from './turn-scheduler';
 
@@ -42,6 +43,7 @@ let sweepDeps: SweepDeps;
 let graph: GraphStandIn;
 let sender: CloudApiClient;
 let sendDeps: SendDeps;
+let statusDeps: StatusDeps;
 const generousLimits = {
   WHATSAPP_PROVIDER: 'cloud' as const,
   SEND_RATE_PER_NUMBER_PER_S: 1000,
@@ -70,9 +72,20 @@ beforeAll(async () => {
   };
   graph = await new GraphStandIn('token').start();
   sender = new CloudApiClient({ baseUrl: graph.url, apiVersion: 'v21.0', accessToken: 'token', timeoutMs: 2000 });
+  const fallback = new FallbackChain({
+    db,
+    send: sweepDeps.send,
+    alerts: sweepDeps.notify,
+    alertChannels: [],
+    hasAlternate: false,
+    lastRetryDelayMs: 50,
+    logger,
+  });
+  statusDeps = { db, logger, send: sweepDeps.send, fallback };
   sendDeps = {
     db,
     sender,
+    fallback,
     logger,
     sendLeaseMs: 5000,
     windowMs: 86_400_000,
@@ -343,20 +356,14 @@ describe('delivery statuses', () => {
       ]);
       return row!.id;
     };
-    await handleStatus(
-      { db, logger, send: new Producer(sendQueue, sendQ) },
-      await record(sent!.providerMessageId, 'read'),
-    );
-    await handleStatus(
-      { db, logger, send: new Producer(sendQueue, sendQ) },
-      await record(sent!.providerMessageId, 'delivered'),
-    );
+    await handleStatus(statusDeps, await record(sent!.providerMessageId, 'read'));
+    await handleStatus(statusDeps, await record(sent!.providerMessageId, 'delivered'));
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'read',
     });
-    await expect(
-      handleStatus({ db, logger, send: new Producer(sendQueue, sendQ) }, await record('wamid.not-ours', 'delivered')),
-    ).rejects.toThrow(StatusTargetNotFound);
+    await expect(handleStatus(statusDeps, await record('wamid.not-ours', 'delivered'))).rejects.toThrow(
+      StatusTargetNotFound,
+    );
   });
   async function failedStatus(wamid: string, code: number) {
     const [st] = extractEvents(
@@ -371,10 +378,7 @@ describe('delivery statuses', () => {
   it('sends again a message Meta reported failed for a passing reason', async () => {
     const reply = await queuedReply();
     const sent = (await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })) as { providerMessageId: string };
-    await handleStatus(
-      { db, logger, send: new Producer(sendQueue, sendQ) },
-      await failedStatus(sent.providerMessageId, 131000),
-    );
+    await handleStatus(statusDeps, await failedStatus(sent.providerMessageId, 131000));
     expect((await db.message.findUniqueOrThrow({ where: { id: reply.id } })).status).toBe('queued');
     expect((await sendQ.getJob(`send-${reply.id}`))?.data).toEqual({ messageId: reply.id });
   });
@@ -382,10 +386,7 @@ describe('delivery statuses', () => {
   it('puts a message Meta could not deliver for good in the manual queue', async () => {
     const reply = await queuedReply();
     const sent = (await sendOutbound(sendDeps, reply.id, { isLastAttempt: false })) as { providerMessageId: string };
-    await handleStatus(
-      { db, logger, send: new Producer(sendQueue, sendQ) },
-      await failedStatus(sent.providerMessageId, 131026),
-    );
+    await handleStatus(statusDeps, await failedStatus(sent.providerMessageId, 131026));
     expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
       status: 'manual',
       errorCode: '131026',

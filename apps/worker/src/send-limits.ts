@@ -11,7 +11,6 @@ export class SendLimits {
     private readonly limiter: RateLimiter,
     private readonly config: Pick<
       WorkerConfig,
-      | 'WHATSAPP_PROVIDER'
       | 'SEND_RATE_PER_NUMBER_PER_S'
       | 'SEND_RATE_PER_RECIPIENT_INTERVAL_MS'
       | 'SEND_RATE_PER_RECIPIENT_BURST'
@@ -31,12 +30,21 @@ export class SendLimits {
    * instance) is asked first: it has the capacity to spare, so a refusal by the recipient's pair
    * rate wastes little, while the other way round a busy number would burn the recipient's slot.
    */
-  async admit({ channelExternalId, recipient }: { channelExternalId: string; recipient: string }): Promise<number> {
+  async admit({
+    provider,
+    channelExternalId,
+    recipient,
+  }: {
+    /** The provider sending it: the primary, or the alternate of the fallback chain. */
+    provider: string;
+    channelExternalId: string;
+    recipient: string;
+  }): Promise<number> {
     const c = this.config;
     const paused = await this.limiter.pausedFor('number', channelExternalId);
     if (paused > 0) return paused;
     const sender =
-      c.WHATSAPP_PROVIDER === 'evolution'
+      provider === 'evolution'
         ? await this.limiter.take('instance', channelExternalId, {
             count: c.EVOLUTION_RATE_PER_MINUTE,
             perMs: 60_000,

@@ -1,15 +1,18 @@
 import { UnrecoverableError } from 'bullmq';
 import {
   claimForSending,
+  discardOutbound,
   getOutboundForSend,
   earlierUnsent,
-  moveToManualQueue,
+  markSendAsTemplate,
   markSendRetrying,
   markSent,
   type Db,
 } from '@zapflow/db';
 import { errorFields, type Logger } from '@zapflow/logger';
-import { SendError, type WhatsAppSender } from '@zapflow/whatsapp';
+import { SendError, type OutgoingContent, type WhatsAppSender } from '@zapflow/whatsapp';
+import { contentOf, windowTemplateOf } from '@zapflow/whatsapp';
+import type { FallbackChain } from './fallback-chain';
 import type { SendLimits } from './send-limits';
 
 /** How soon a message waiting for an earlier one of its conversation looks again... */
@@ -17,10 +20,23 @@ const WAIT_FOR_EARLIER_MS = 200;
 /** ...or, when the earlier one waits out a retry delay (minutes), how seldom. */
 const WAIT_FOR_RETRYING_MS = 5000;
 
+/** Meta: the contact is outside the 24-hour customer-service window. */
+const OUTSIDE_WINDOW_CODE = '131047';
+
+/** A provider to send through and the channel (business number or instance) it sends from. */
+export interface Route {
+  sender: WhatsAppSender;
+  /** The alternate's own channel; unset for the primary, which sends from the conversation's. */
+  channel?: { id: string; externalId: string } | undefined;
+}
+
 export interface SendDeps {
   db: Db;
   sender: WhatsAppSender;
+  /** The alternate provider of the fallback chain, when one is configured. */
+  alternate?: (() => Promise<Route>) | undefined;
   limits: SendLimits;
+  fallback: FallbackChain;
   logger: Logger;
   /**
    * How long an attempt owns a message it marked `sending`: longer than the provider's timeout,
@@ -31,94 +47,163 @@ export interface SendDeps {
   windowMs: number;
 }
 
+export type SendOutcome =
+  | { providerMessageId: string }
+  /** Not now: an earlier message, a limit or a delayed send; spends no attempt. */
+  | { waitMs: number }
+  /** A new job was queued for the message (its fallback chain's last retry); this one ends. */
+  | { handedOver: true }
+  | null;
+
 /**
  * Sends one outbound message and records the provider's id. A message already past `sending` is
  * never sent again. Retryable failures are thrown for the queue's backoff (the message goes back
- * to `queued` with the error); the rest, the last retry, and a message outside the 24-hour
- * window go to the manual queue with the reason.
+ * to `queued` with the error); a failure for good walks the fallback chain. Outside the 24-hour
+ * window a message goes as its template equivalent, or to the manual queue.
  */
 export async function sendOutbound(
   deps: SendDeps,
   messageId: string,
   { isLastAttempt }: { isLastAttempt: boolean },
-): Promise<{ providerMessageId: string } | { waitMs: number } | null> {
+): Promise<SendOutcome> {
   const message = await getOutboundForSend(deps.db, messageId);
   if (!message) throw new UnrecoverableError(`outbound message ${messageId} does not exist`);
   const log = deps.logger.child({ messageId, conversationId: message.conversationId });
+  if (message.status !== 'queued' && message.status !== 'sending') {
+    log.info('message already sent or settled; nothing to do', { status: message.status });
+    return null;
+  }
   // A conversation's messages go out in the order they were written.
   const earlier = await earlierUnsent(deps.db, messageId);
   if (earlier !== 'none') return { waitMs: earlier === 'retrying' ? WAIT_FOR_RETRYING_MS : WAIT_FOR_EARLIER_MS };
-  const lastInbound = message.conversation.lastInboundAt;
-  if (message.status === 'queued' && (!lastInbound || Date.now() - lastInbound.getTime() > deps.windowMs)) {
-    // Meta refuses free-form messages outside the window (131047); templates are for later.
-    await moveToManualQueue(deps.db, messageId, {
-      code: 'outside_24h_window',
-      message:
-        'the contact has not written within the customer-service window; send a template or reach them another way',
-    });
-    log.warn('outside the 24-hour window; message put in the manual queue');
+  if (message.sendAfter && message.sendAfter.getTime() > Date.now()) {
+    return { waitMs: message.sendAfter.getTime() - Date.now() };
+  }
+  if (!message.turnId && message.conversation.contact.optedOutAt) {
+    // A bot turn's reply to "stop" confirms the opt-out and goes; nothing else does.
+    await discardOutbound(deps.db, messageId, { code: 'opted_out', message: 'the contact opted out of messages' });
+    log.info('contact opted out; message discarded');
     return null;
   }
+
+  let content = contentOf(message);
+  const windowTemplate = windowTemplateOf(message);
+  const lastInbound = message.conversation.lastInboundAt;
+  const outsideWindow = !lastInbound || Date.now() - lastInbound.getTime() > deps.windowMs;
+  if (content.type !== 'template' && (outsideWindow || message.sendAsTemplate)) {
+    if (!windowTemplate) {
+      // Meta refuses free-form messages outside the window (131047).
+      await deps.fallback.toManualQueue(message, {
+        code: 'outside_24h_window',
+        message:
+          'the contact has not written within the customer-service window and the message has no template equivalent; send a template or reach them another way',
+      });
+      log.warn('outside the 24-hour window with no template equivalent; message put in the manual queue');
+      return null;
+    }
+    content = { type: 'template', template: windowTemplate };
+  }
+
   if (message.status === 'sending') {
     const leaseLeft = message.updatedAt.getTime() + deps.sendLeaseMs - Date.now();
     if (leaseLeft > 0) return { waitMs: leaseLeft };
   }
-  if (message.status === 'queued' || message.status === 'sending') {
-    // Over a limit the message waits; it does not fail and spends no attempt.
-    const waitMs = await deps.limits.admit({
-      channelExternalId: message.channel.externalId,
-      recipient: message.conversation.contact.waId,
-    });
-    if (waitMs > 0) return { waitMs };
-  }
+  const route: Route =
+    message.fallbackStage === 'alternate' && deps.alternate ? await deps.alternate() : { sender: deps.sender };
+  const from = route.channel?.externalId ?? message.channel.externalId;
+  // Over a limit the message waits; it does not fail and spends no attempt.
+  const waitMs = await deps.limits.admit({
+    provider: route.sender.provider,
+    channelExternalId: from,
+    recipient: message.conversation.contact.waId,
+  });
+  if (waitMs > 0) return { waitMs };
   if (!(await claimForSending(deps.db, messageId, deps.sendLeaseMs))) {
     log.info('message already sent or failed; nothing to do', { status: message.status });
     return null;
   }
+
   let providerMessageId: string;
   try {
-    ({ providerMessageId } = await deps.sender.send({
-      channelExternalId: message.channel.externalId,
+    ({ providerMessageId } = await route.sender.send({
+      channelExternalId: from,
       to: message.conversation.contact.waId,
-      type: 'text',
-      body: message.body ?? '',
+      content,
     }));
   } catch (error) {
     const failure =
       error instanceof SendError ? error : new SendError((error as Error).message ?? String(error), 'internal', true);
-    const reason = { code: failure.code, message: failure.message };
-    if (failure.code === '130429') {
-      // The number is over its throughput: pause every send from it, and this one waits like a
-      // rate-limited message (no attempt spent).
-      await markSendRetrying(deps.db, messageId, reason);
-      const waitMs = await deps.limits.backOffNumber(message.channel.externalId);
-      log.warn('business number over its throughput (130429): pausing its sends', { waitMs });
-      return { waitMs };
-    }
-    if (failure.retryable && !isLastAttempt) {
-      await markSendRetrying(deps.db, messageId, reason);
-      log.warn('send failed; will retry', { errorCode: failure.code, error: failure.message });
-      throw failure;
-    }
-    await moveToManualQueue(deps.db, messageId, reason);
-    log.error('send failed for good; message put in the manual queue', {
-      errorCode: failure.code,
-      error: failure.message,
-      retryable: failure.retryable,
-    });
-    throw new UnrecoverableError(`send of ${messageId} failed: ${failure.code} ${failure.message}`);
+    return afterFailure(deps, message, { failure, content, windowTemplate, isLastAttempt, route }, log);
   }
   // The provider has the message: from here on, never send it again. Recording the wamid is
   // retried in place; if the database stays down, the row is left `sending` (not `queued`).
-  await recordSent(deps, messageId, providerMessageId, log);
-  log.info('message sent', { providerMessageId, provider: deps.sender.provider });
+  await recordSent(deps, messageId, providerMessageId, { route, asTemplate: content.type === 'template' }, log);
+  log.info('message sent', {
+    providerMessageId,
+    provider: route.sender.provider,
+    type: content.type,
+    ...(message.fallbackStage && { fallbackStage: message.fallbackStage }),
+  });
   return { providerMessageId };
 }
 
-async function recordSent(deps: SendDeps, messageId: string, providerMessageId: string, log: Logger): Promise<void> {
+async function afterFailure(
+  deps: SendDeps,
+  message: NonNullable<Awaited<ReturnType<typeof getOutboundForSend>>>,
+  {
+    failure,
+    content,
+    windowTemplate,
+    isLastAttempt,
+    route,
+  }: {
+    failure: SendError;
+    content: OutgoingContent;
+    windowTemplate: ReturnType<typeof windowTemplateOf>;
+    isLastAttempt: boolean;
+    route: Route;
+  },
+  log: Logger,
+): Promise<SendOutcome> {
+  const reason = { code: failure.code, message: failure.message };
+  const fields = { errorCode: failure.code, error: failure.message, provider: route.sender.provider };
+  if (failure.code === '130429' && !route.channel) {
+    // The number is over its throughput: pause every send from it, and this one waits like a
+    // rate-limited message (no attempt spent).
+    await markSendRetrying(deps.db, message.id, reason);
+    const waitMs = await deps.limits.backOffNumber(message.channel.externalId);
+    log.warn('business number over its throughput (130429): pausing its sends', { waitMs, ...fields });
+    return { waitMs };
+  }
+  if (failure.code === OUTSIDE_WINDOW_CODE && content.type !== 'template' && windowTemplate) {
+    // Meta's clock says the window closed (ours may lag): send the template equivalent now.
+    await markSendAsTemplate(deps.db, message.id, reason);
+    log.warn('outside the 24-hour window (131047); sending the template equivalent', fields);
+    return { waitMs: 0 };
+  }
+  // The alternate provider and the last retry are one try each: no backoff schedule of their own.
+  if (failure.retryable && !isLastAttempt && !message.fallbackStage) {
+    await markSendRetrying(deps.db, message.id, reason);
+    log.warn('send failed; will retry', fields);
+    throw failure;
+  }
+  const next = await deps.fallback.next(message, failure);
+  log.warn(`send failed for good; fallback: ${next}`, { ...fields, retryable: failure.retryable });
+  if (next === 'alternate') return { waitMs: 0 };
+  if (next === 'requeued') return { handedOver: true };
+  throw new UnrecoverableError(`send of ${message.id} failed: ${failure.code} ${failure.message}`);
+}
+
+async function recordSent(
+  deps: SendDeps,
+  messageId: string,
+  providerMessageId: string,
+  { route, asTemplate }: { route: Route; asTemplate: boolean },
+  log: Logger,
+): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await markSent(deps.db, messageId, providerMessageId);
+      await markSent(deps.db, messageId, providerMessageId, { viaChannelId: route.channel?.id, asTemplate });
       return;
     } catch (error) {
       if (attempt >= 5) {

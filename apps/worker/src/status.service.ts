@@ -4,18 +4,19 @@ import {
   DELIVERY_STATUSES,
   getInboxEvent,
   markInboxProcessed,
-  moveToManualQueue,
   requeueFailedDelivery,
   type Db,
   type DeliveryStatus,
 } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import type { Producer, sendQueue } from '@zapflow/queue-contracts';
-import { isRetryableMetaCode, StoredStatusUpdate } from '@zapflow/whatsapp';
+import { isRetryableMetaCode, SendError, StoredStatusUpdate } from '@zapflow/whatsapp';
+import type { FallbackChain } from './fallback-chain';
 
 export interface StatusDeps {
   db: Db;
   send: Producer<typeof sendQueue.schema>;
+  fallback: FallbackChain;
   logger: Logger;
 }
 
@@ -65,37 +66,43 @@ export async function handleStatus(deps: StatusDeps, inboxEventId: string): Prom
     // times covers that. After the last attempt the event stays in the inbox, unprocessed.
     throw new StatusTargetNotFound(`no outbound message with id ${s.wamid} (yet)`);
   }
-  if (s.status === 'failed' && channel) await afterFailedDelivery(deps, channel.id, s.wamid, firstError?.code, log);
+  if (s.status === 'failed' && channel) await afterFailedDelivery(deps, channel.id, s.wamid, firstError, log);
   await markInboxProcessed(deps.db, inboxEventId);
   log.debug('status applied');
 }
 
 /**
  * Meta accepted a message, then reported it `failed`. A passing reason (its retryable codes) puts
- * it back in the outbox for another send, a few times; anything else, or too many tries, puts it
- * in the manual queue with the reason. Never silence.
+ * it back in the outbox for another send, a few times; anything else, or too many tries, walks
+ * the fallback chain (template equivalent, alternate provider, manual queue). Never silence.
  */
 async function afterFailedDelivery(
   deps: StatusDeps,
   channelId: string,
   wamid: string,
-  code: number | undefined,
+  error: StoredStatusUpdate['errors'][number] | undefined,
   log: Logger,
 ): Promise<void> {
-  const message = await deps.db.message.findUnique({
-    where: { channelId_providerMessageId: { channelId, providerMessageId: wamid } },
+  const message = await deps.db.message.findFirst({
+    where: { providerMessageId: wamid, OR: [{ channelId }, { viaChannelId: channelId }] },
   });
   if (!message || message.status !== 'failed') return;
-  if (code !== undefined && isRetryableMetaCode(code) && message.sendAttempts < MAX_SENDS_AFTER_FAILED_STATUS) {
+  const code = error?.code;
+  const retryable = code !== undefined && isRetryableMetaCode(code);
+  if (retryable && message.sendAttempts < MAX_SENDS_AFTER_FAILED_STATUS) {
     if (await requeueFailedDelivery(deps.db, message.id)) {
       await deps.send.addAgain({ messageId: message.id });
       log.warn('delivery failed for a passing reason; sending again', { messageId: message.id, errorCode: code });
     }
     return;
   }
-  await moveToManualQueue(deps.db, message.id, {
-    code: message.errorCode ?? String(code ?? 'failed'),
-    message: message.errorMessage ?? 'the provider reported the message failed',
-  });
-  log.warn('delivery failed; message put in the manual queue', { messageId: message.id, errorCode: code });
+  const failure = new SendError(
+    message.errorMessage ?? 'the provider reported the message failed',
+    message.errorCode ?? String(code ?? 'failed'),
+    retryable,
+  );
+  const step = await deps.fallback.next(message, failure, { deliveryFailed: true });
+  // The chain queued its own last retry; the other ways to send need a job.
+  if (step === 'template' || step === 'alternate') await deps.send.addAgain({ messageId: message.id });
+  log.warn(`delivery failed; fallback: ${step}`, { messageId: message.id, errorCode: code });
 }

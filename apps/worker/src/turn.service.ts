@@ -16,8 +16,10 @@ import type { FencedLock, Idempotency } from '@zapflow/idempotency';
 import type { Logger } from '@zapflow/logger';
 import { errorFields } from '@zapflow/logger';
 import type { highQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
+import type { ReadReceipt } from '@zapflow/whatsapp';
 import type { ConversationContext, ConversationEngine, EngineReply } from './conversation/engine';
 import { looksEnglish, OPT_REPLIES, optRequest } from './conversation/opt-out';
+import { outboundRows, replyTemplate } from '@zapflow/whatsapp';
 import type { DebounceOptions } from './turn-scheduler';
 
 export interface TurnDeps {
@@ -33,6 +35,10 @@ export interface TurnDeps {
   handoffAfterFailedTurns: number;
   /** Configured notification channels (email, crm, whatsapp). */
   handoffChannels: string[];
+  /** How replies go out: split past `maxTextChars`, after `delayMs`, with a template equivalent. */
+  replies: { maxTextChars: number; delayMs: number; template?: { name: string; language: string } | undefined };
+  /** Marks the contact's message read and shows "typing…" while the engine works (off: unset). */
+  markRead?: ((receipt: ReadReceipt) => Promise<void>) | undefined;
 }
 
 export type TurnOutcome =
@@ -47,6 +53,28 @@ export type TurnOutcome =
   | { kind: 'answered'; turnId: string; seq: number; inputs: number; replies: number; handoff: boolean }
   /** A newer turn committed first, or took the inputs: nothing written. */
   | { kind: 'superseded' };
+
+/**
+ * Blue ticks and "typing…" on the newest message, while the engine works. A courtesy: it runs
+ * beside the turn, and its failure is only logged.
+ */
+function showTyping(
+  deps: TurnDeps,
+  conversation: { channel: { externalId: string }; contact: { waId: string } },
+  pending: Message[],
+  log: Logger,
+): void {
+  const newest = pending.findLast((m) => m.providerMessageId);
+  if (!deps.markRead || !newest?.providerMessageId) return;
+  deps
+    .markRead({
+      channelExternalId: conversation.channel.externalId,
+      from: conversation.contact.waId,
+      providerMessageId: newest.providerMessageId,
+      typing: true,
+    })
+    .catch((error: unknown) => log.warn('could not mark the message read', errorFields(error)));
+}
 
 /** How long a recorded-but-unstored message of the contact holds its turn back (see below). */
 const UNSTORED_GRACE_MS = 30_000;
@@ -112,6 +140,7 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
       return { kind: 'with_human', messages: pending.length };
     }
 
+    showTyping(deps, conversation, pending, log);
     const context = (conversation.context ?? {}) as ConversationContext;
     const language = looksEnglish(pending.map((m) => m.body)) ? 'en' : (context.language ?? 'pt');
     const decision = await decide(deps, { conversation, pending, context, language, log });
@@ -129,12 +158,25 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
       failedTurns: decision.failedTurns,
       handoff: decision.handoff && { ...decision.handoff, channels: deps.handoffChannels },
       optedOut: decision.optedOut,
+      outbound: decision.result.replies.flatMap((reply) =>
+        outboundRows(
+          { type: 'text', text: reply.body },
+          {
+            maxTextChars: deps.replies.maxTextChars,
+            windowTemplate: replyTemplate(reply.body, deps.replies.template),
+          },
+        ),
+      ),
+      sendAfter: deps.replies.delayMs ? new Date(Date.now() + deps.replies.delayMs) : undefined,
     });
     if ('rejected' in committed) {
       log.warn('turn not committed', { reason: committed.rejected });
       return { kind: 'superseded' };
     }
-    await deps.send.addBulk(committed.outbound.map((m) => ({ messageId: m.id })));
+    await deps.send.addBulk(
+      committed.outbound.map((m) => ({ messageId: m.id })),
+      deps.replies.delayMs ? { delay: deps.replies.delayMs } : {},
+    );
     if (committed.handoff) {
       await deps.notify.addBulk(committed.handoff.notifications.map((n) => ({ notificationId: n.id })));
       log.info('conversation handed to a person', {

@@ -22,7 +22,8 @@ import { inboxProcessor } from './processors/inbox.processor';
 import { maintenanceProcessor } from './processors/maintenance.processor';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { turnProcessor } from './processors/turn.processor';
-import { createSender } from './sender.factory';
+import { FallbackChain } from './fallback-chain';
+import { createAlternateRoute, createSender } from './sender.factory';
 import { SendLimits } from './send-limits';
 import { TurnScheduler } from './turn-scheduler';
 
@@ -67,9 +68,19 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
   const locks = new FencedLock(connection, config.QUEUE_PREFIX, config.WORKER_LOCK_MS);
   const limits = new SendLimits(new RateLimiter(connection, config.QUEUE_PREFIX), config);
   const sender = createSender(config, connection);
+  const alternate = createAlternateRoute(config, connection, db);
   const engine = await createEngine(config, db);
   const channels = createNotificationChannels(config, sender);
   const metrics = createWorkerMetrics();
+  const fallback = new FallbackChain({
+    db,
+    send,
+    alerts: notify,
+    alertChannels: channels.map((c) => c.name),
+    hasAlternate: alternate !== undefined,
+    lastRetryDelayMs: config.SEND_RETRY_DELAYS_MS.at(-1) ?? 60_000,
+    logger,
+  });
 
   const common: WorkerOptions = {
     connection,
@@ -82,7 +93,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
     autorun: false,
   };
   const workers = [
-    new Worker(inboxQueue.name, inboxProcessor({ db, turns, send, logger }) as Processor, common),
+    new Worker(inboxQueue.name, inboxProcessor({ db, turns, send, fallback, logger }) as Processor, common),
     new Worker(
       turnQueue.name,
       turnProcessor({
@@ -97,6 +108,14 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
         debounce: turns.options,
         handoffAfterFailedTurns: config.HANDOFF_AFTER_FAILED_TURNS,
         handoffChannels: config.handoffChannels,
+        replies: {
+          maxTextChars: config.TEXT_MAX_CHARS,
+          delayMs: config.REPLY_DELAY_MS,
+          template: config.REPLY_TEMPLATE_NAME
+            ? { name: config.REPLY_TEMPLATE_NAME, language: config.REPLY_TEMPLATE_LANGUAGE }
+            : undefined,
+        },
+        markRead: config.MARK_READ ? (receipt) => sender.markRead(receipt) : undefined,
       }) as Processor,
       common,
     ),
@@ -105,7 +124,9 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
       sendProcessor({
         db,
         sender,
+        alternate: alternate?.route,
         limits,
+        fallback,
         logger,
         sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000,
         windowMs: config.CUSTOMER_SERVICE_WINDOW_MS,
@@ -168,6 +189,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
       await Promise.allSettled([
         ...[inboxQ, turnQ, sendQ, highQ].map((q) => q.close()),
         sender.close?.(),
+        alternate?.sender.close?.(),
         ...channels.map((c) => c.close?.()),
       ]);
       connection.disconnect();

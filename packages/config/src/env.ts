@@ -48,6 +48,23 @@ export const whatsappEnv = {
     .regex(/^v\d+\.\d+$/, 'a Graph API version such as v21.0')
     .default('v21.0'),
   WHATSAPP_TIMEOUT_MS: positiveInt(15_000),
+  /** Waits between a failed send's retries; every producer of send jobs gives them as many attempts. */
+  SEND_RETRY_DELAYS_MS: z
+    .string()
+    .default('60000,120000,240000')
+    .transform((v, ctx) => {
+      const delays = v.split(',').map((s) => Number(s.trim()));
+      if (delays.some((d) => !Number.isInteger(d) || d < 0)) {
+        ctx.addIssue({
+          code: 'custom',
+          message: 'a comma list of non-negative milliseconds, e.g. 60000,120000,240000',
+        });
+        return z.NEVER;
+      }
+      return delays;
+    }),
+  /** Meta's limit on one text message; a longer one is split into several (at most 4096). */
+  TEXT_MAX_CHARS: z.coerce.number().int().min(100).max(4096).default(4096),
   EVOLUTION_API_URL: optionalString,
   EVOLUTION_API_KEY: optionalString,
   EVOLUTION_INSTANCE: optionalString,
@@ -73,20 +90,6 @@ export const workerEnv = {
   IDEMPOTENCY_TTL_S: positiveInt(86_400),
   /** How long a job's lock lives without renewal; a crashed worker's jobs are retried after it. */
   WORKER_LOCK_MS: positiveInt(30_000),
-  SEND_RETRY_DELAYS_MS: z
-    .string()
-    .default('60000,120000,240000')
-    .transform((v, ctx) => {
-      const delays = v.split(',').map((s) => Number(s.trim()));
-      if (delays.some((d) => !Number.isInteger(d) || d < 0)) {
-        ctx.addIssue({
-          code: 'custom',
-          message: 'a comma list of non-negative milliseconds, e.g. 60000,120000,240000',
-        });
-        return z.NEVER;
-      }
-      return delays;
-    }),
   INBOX_SWEEP_AFTER_MS: positiveInt(60_000),
   /** Per business number: Meta's default throughput is 80 messages per second. */
   SEND_RATE_PER_NUMBER_PER_S: positiveInt(80),
@@ -103,6 +106,27 @@ export const workerEnv = {
   NUMBER_BACKOFF_MS: positiveInt(60_000),
   /** Per Evolution instance (the seed's 10 messages per minute). */
   EVOLUTION_RATE_PER_MINUTE: positiveInt(10),
+  /**
+   * The fallback chain's alternate provider: a message the primary could not send is tried once
+   * through it (with its own settings: EVOLUTION_* or WHATSAPP_ACCESS_TOKEN and
+   * WHATSAPP_FALLBACK_PHONE_NUMBER_ID). Unset: no alternate.
+   */
+  WHATSAPP_FALLBACK_PROVIDER: z.enum(['cloud', 'evolution']).optional(),
+  /** The business number (phone_number_id) the Cloud API sends from when it is the alternate. */
+  WHATSAPP_FALLBACK_PHONE_NUMBER_ID: optionalString,
+  /** A pause before the bot's reply goes out, while the contact sees "typing…" (0: none). */
+  REPLY_DELAY_MS: z.coerce.number().int().min(0).max(25_000).default(0),
+  /** Mark the contact's messages as read, with the typing indicator, when the bot starts on them. */
+  MARK_READ: z
+    .enum(['true', 'false'])
+    .default('true')
+    .transform((v) => v === 'true'),
+  /**
+   * The template equivalent of a bot reply outside the 24-hour window: an approved template with
+   * one body parameter, which gets the reply. Unset: such a reply goes to the manual queue.
+   */
+  REPLY_TEMPLATE_NAME: optionalString,
+  REPLY_TEMPLATE_LANGUAGE: z.string().min(2).default('pt_BR'),
   DEBOUNCE_MS: z.coerce.number().int().min(0).default(2000),
   /** A contact who keeps typing is answered after at most this long (default 3 × DEBOUNCE_MS). */
   DEBOUNCE_MAX_WAIT_MS: z.coerce.number().int().min(0).optional(),

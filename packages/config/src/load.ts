@@ -38,6 +38,8 @@ interface ProductionFields {
   EVOLUTION_API_URL?: string | undefined;
   EVOLUTION_API_KEY?: string | undefined;
   EVOLUTION_INSTANCE?: string | undefined;
+  WHATSAPP_FALLBACK_PROVIDER?: string | undefined;
+  WHATSAPP_FALLBACK_PHONE_NUMBER_ID?: string | undefined;
   ADMIN_PASSWORD?: string | undefined;
 }
 
@@ -54,9 +56,24 @@ export const providerRequirements: Rule<ProductionFields> = (c) => {
         'WHATSAPP_ACCESS_TOKEN: required when WHATSAPP_PROVIDER=cloud (a system-user token with whatsapp_business_messaging)',
       );
   }
-  if (c.WHATSAPP_PROVIDER === 'evolution') {
+  if (c.WHATSAPP_PROVIDER === 'evolution' || c.WHATSAPP_FALLBACK_PROVIDER === 'evolution') {
     for (const key of ['EVOLUTION_API_URL', 'EVOLUTION_API_KEY', 'EVOLUTION_INSTANCE'] as const) {
-      if (!c[key]) problems.push(`${key}: required when WHATSAPP_PROVIDER=evolution`);
+      if (!c[key])
+        problems.push(`${key}: required when Evolution API sends (WHATSAPP_PROVIDER or WHATSAPP_FALLBACK_PROVIDER)`);
+    }
+  }
+  if (c.WHATSAPP_FALLBACK_PROVIDER) {
+    if (c.WHATSAPP_FALLBACK_PROVIDER === c.WHATSAPP_PROVIDER) {
+      problems.push('WHATSAPP_FALLBACK_PROVIDER: must differ from WHATSAPP_PROVIDER (it is the alternate)');
+    }
+    if (c.WHATSAPP_FALLBACK_PROVIDER === 'cloud') {
+      if (!c.WHATSAPP_ACCESS_TOKEN)
+        problems.push('WHATSAPP_ACCESS_TOKEN: required when WHATSAPP_FALLBACK_PROVIDER=cloud');
+      if (!c.WHATSAPP_FALLBACK_PHONE_NUMBER_ID) {
+        problems.push(
+          'WHATSAPP_FALLBACK_PHONE_NUMBER_ID: required when WHATSAPP_FALLBACK_PROVIDER=cloud (the number it sends from)',
+        );
+      }
     }
   }
   return problems;

@@ -30,18 +30,7 @@ export interface InboundMessageInput {
  * inbound message of every contact wait for the others.
  */
 export async function storeInboundMessage(db: Db, input: InboundMessageInput) {
-  const channelId = await insertOrGet(
-    () =>
-      db.$queryRaw<{ id: string }[]>`
-      WITH inserted AS (
-        INSERT INTO channels (provider, external_id, display_phone_number)
-        VALUES (${input.provider}, ${input.channelExternalId}, ${input.displayPhoneNumber ?? null})
-        ON CONFLICT (provider, external_id) DO NOTHING
-        RETURNING id)
-      SELECT id FROM inserted
-      UNION ALL SELECT id FROM channels WHERE provider = ${input.provider} AND external_id = ${input.channelExternalId}
-      LIMIT 1`,
-  );
+  const channelId = await ensureChannel(db, input.provider, input.channelExternalId, input.displayPhoneNumber);
   const contactId = await insertOrGet(
     () =>
       db.$queryRaw<{ id: string }[]>`
@@ -89,6 +78,27 @@ export async function storeInboundMessage(db: Db, input: InboundMessageInput) {
   const { conversation: conv, ...messageRow } = message;
   const { contact: contactRow, ...conversationRow } = conv;
   return { conversation: conversationRow, contact: contactRow, message: messageRow, isNew: inserted.length > 0 };
+}
+
+/** The channel row of a business number, created on first use. */
+export function ensureChannel(
+  db: Db,
+  provider: string,
+  externalId: string,
+  displayPhoneNumber?: string | undefined,
+): Promise<string> {
+  return insertOrGet(
+    () =>
+      db.$queryRaw<{ id: string }[]>`
+      WITH inserted AS (
+        INSERT INTO channels (provider, external_id, display_phone_number)
+        VALUES (${provider}, ${externalId}, ${displayPhoneNumber ?? null})
+        ON CONFLICT (provider, external_id) DO NOTHING
+        RETURNING id)
+      SELECT id FROM inserted
+      UNION ALL SELECT id FROM channels WHERE provider = ${provider} AND external_id = ${externalId}
+      LIMIT 1`,
+  );
 }
 
 /**

@@ -6,6 +6,7 @@ export * from './turn.repository';
 export * from './outbound.repository';
 export * from './handoff.repository';
 export { Prisma } from './generated/prisma/client';
-export type { Channel, Contact, Conversation, Message, Turn, InboxEvent } from './generated/prisma/client';
+export type { Broadcast, Channel, Contact, Conversation, Message, Turn, InboxEvent } from './generated/prisma/client';
 export * from './catalog.repository';
 export * from './sample-catalog';
+export * from './outbox.repository';

@@ -23,7 +23,12 @@ export async function claimForSending(db: Db, id: string, leaseMs: number): Prom
   return claimed === 1;
 }
 
-export async function markSent(db: Db, id: string, providerMessageId: string): Promise<void> {
+export async function markSent(
+  db: Db,
+  id: string,
+  providerMessageId: string,
+  how: { viaChannelId?: string | undefined; asTemplate?: boolean | undefined } = {},
+): Promise<void> {
   await db.$transaction([
     // Evolution echoes what we send as a `fromMe` message with the same id; if the echo was
     // stored before we got here, it is that same message: drop the copy, keep ours.
@@ -33,7 +38,16 @@ export async function markSent(db: Db, id: string, providerMessageId: string): P
         AND echo.direction = 'outbound' AND echo.turn_id IS NULL`,
     db.message.updateMany({
       where: { id, status: 'sending' },
-      data: { status: 'sent', providerMessageId, sentAt: new Date(), errorCode: null, errorMessage: null },
+      data: {
+        status: 'sent',
+        providerMessageId,
+        sentAt: new Date(),
+        errorCode: null,
+        errorMessage: null,
+        ...(how.viaChannelId && { viaChannelId: how.viaChannelId }),
+        // What went out: the template equivalent, not the free-form text kept in `body`.
+        ...(how.asTemplate && { type: 'template' }),
+      },
     }),
   ]);
 }
@@ -43,6 +57,50 @@ export async function markSendRetrying(db: Db, id: string, error: { code: string
   await db.message.updateMany({
     where: { id, status: 'sending' },
     data: { status: 'queued', errorCode: error.code, errorMessage: error.message },
+  });
+}
+
+/**
+ * Moves a message that failed for good one step along the fallback chain, back to `queued`:
+ * `alternate` (the alternate provider sends it) or `requeued` (its one high-priority retry).
+ */
+export async function advanceFallback(
+  db: Db,
+  id: string,
+  stage: 'alternate' | 'requeued',
+  error: { code: string; message: string },
+): Promise<boolean> {
+  const { count } = await db.message.updateMany({
+    where: { id, status: { in: ['queued', 'sending', 'failed'] } },
+    data: { status: 'queued', fallbackStage: stage, errorCode: error.code, errorMessage: error.message },
+  });
+  return count === 1;
+}
+
+/** Meta refused free-form text outside the 24-hour window (131047): the next send uses the template equivalent. */
+export async function markSendAsTemplate(
+  db: Db,
+  id: string,
+  error: { code: string; message: string },
+): Promise<boolean> {
+  const { count } = await db.message.updateMany({
+    where: { id, status: { in: ['queued', 'sending', 'failed'] } },
+    data: { status: 'queued', sendAsTemplate: true, errorCode: error.code, errorMessage: error.message },
+  });
+  return count === 1;
+}
+
+/** Records that the operators were told about a message that could not be sent; false if they already were. */
+export async function markAlerted(db: Db, id: string): Promise<boolean> {
+  const { count } = await db.message.updateMany({ where: { id, alertedAt: null }, data: { alertedAt: new Date() } });
+  return count === 1;
+}
+
+/** A message that must not go out any more (the contact opted out): `discarded` with the reason. */
+export async function discardOutbound(db: Db, id: string, error: { code: string; message: string }): Promise<void> {
+  await db.message.updateMany({
+    where: { id, status: { in: ['queued', 'sending'] } },
+    data: { status: 'discarded', errorCode: error.code, errorMessage: error.message },
   });
 }
 
@@ -83,10 +141,26 @@ export async function settleManualMessage(db: Db, id: string, action: 'resend' |
     where: { id, direction: 'outbound', status: 'manual' },
     data:
       action === 'resend'
-        ? { status: 'queued', errorCode: null, errorMessage: null, failedAt: null }
+        ? { status: 'queued', errorCode: null, errorMessage: null, failedAt: null, fallbackStage: null }
         : { status: 'discarded' },
   });
   return count === 1;
+}
+
+/**
+ * Replays recent failures (`POST /api/monitoring/retry-failed`): every outbound message that
+ * failed for good (`manual`) or was reported `failed` since `since` goes back to the outbox with
+ * its fallback chain reset. Returns their ids, for the caller to queue.
+ */
+export async function requeueFailedSince(db: Db, since: Date, limit: number): Promise<string[]> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    UPDATE messages SET status = 'queued', fallback_stage = NULL, failed_at = NULL, updated_at = now()
+    WHERE id IN (
+      SELECT id FROM messages
+      WHERE direction = 'outbound' AND status IN ('manual', 'failed') AND failed_at >= ${since}
+      ORDER BY failed_at LIMIT ${limit})
+    RETURNING id`;
+  return rows.map((r) => r.id);
 }
 
 export const DELIVERY_STATUSES = ['sent', 'delivered', 'read', 'played', 'failed'] as const;
@@ -139,7 +213,7 @@ export async function applyDeliveryStatus(
        error_code = CASE WHEN $3 = 'failed' AND ${moves} THEN $6 ELSE error_code END,
        error_message = CASE WHEN $3 = 'failed' AND ${moves} THEN $7 ELSE error_message END,
        updated_at = now()
-     WHERE channel_id = $1::uuid AND provider_message_id = $2 AND direction = 'outbound'`,
+     WHERE (channel_id = $1::uuid OR via_channel_id = $1::uuid) AND provider_message_id = $2 AND direction = 'outbound'`,
     channelId,
     providerMessageId,
     status,
@@ -157,19 +231,22 @@ export async function applyDeliveryStatus(
  * A conversation's messages are sent one after another, in the order they were written.
  */
 export async function earlierUnsent(db: Db, messageId: string): Promise<'none' | 'in_flight' | 'retrying'> {
-  // Earlier means: from an earlier turn of the conversation, or earlier in the same reply.
-  // 'retrying': it failed at least once and waits out a retry delay (minutes, possibly).
+  // Earlier means: from an earlier turn of the conversation, or earlier in the same reply; for
+  // messages written through the API (no turn), written earlier or earlier in the same request.
+  // Broadcasts stand alone. 'retrying': it failed once and waits out a retry delay (minutes).
   const rows = await db.$queryRaw<{ retrying: boolean }[]>`
     SELECT (other.status = 'queued' AND other.send_attempts > 0) AS retrying
     FROM messages me
-    JOIN turns mt ON mt.id = me.turn_id
     JOIN messages other ON other.conversation_id = me.conversation_id
-    JOIN turns ot ON ot.id = other.turn_id
+    LEFT JOIN turns mt ON mt.id = me.turn_id
+    LEFT JOIN turns ot ON ot.id = other.turn_id
     WHERE me.id = ${messageId}::uuid
       AND other.direction = 'outbound'
       AND other.status IN ('queued', 'sending')
       AND other.id <> me.id
-      AND (ot.seq < mt.seq OR (ot.id = mt.id AND other.reply_index < me.reply_index))
+      AND ((ot.seq < mt.seq OR (ot.id = mt.id AND other.reply_index < me.reply_index))
+        OR (me.turn_id IS NULL AND other.turn_id IS NULL AND me.broadcast_id IS NULL AND other.broadcast_id IS NULL
+          AND (other.created_at, other.reply_index) < (me.created_at, me.reply_index)))
     ORDER BY retrying DESC
     LIMIT 1`;
   const [row] = rows;
@@ -185,13 +262,18 @@ export function unsentOutbound(db: Db, conversationId: string) {
   });
 }
 
-/** Outbound messages left `queued` (or `sending`) for longer than `olderThanMs`: the outbox backstop. */
+/**
+ * Outbound messages left `queued` (or `sending`) for longer than `olderThanMs`, counting a delayed
+ * send from when it was due: the outbox backstop.
+ */
 export function findStaleOutbound(db: Db, { olderThanMs, limit }: { olderThanMs: number; limit: number }) {
+  const before = new Date(Date.now() - olderThanMs);
   return db.message.findMany({
     where: {
       direction: 'outbound',
       status: { in: ['queued', 'sending'] },
-      updatedAt: { lt: new Date(Date.now() - olderThanMs) },
+      updatedAt: { lt: before },
+      OR: [{ sendAfter: null }, { sendAfter: { lt: before } }],
     },
     select: { id: true, status: true },
     orderBy: { createdAt: 'asc' },

@@ -30,6 +30,10 @@ export interface TurnCommit {
   handoff?: { reason: string; detail?: string | undefined; channels: string[] } | undefined;
   /** true: the contact opted out; false: opted back in. */
   optedOut?: boolean | undefined;
+  /** The outbound rows the reply becomes (default: one text row per reply). */
+  outbound?: { type: string; body: string; payload: unknown }[] | undefined;
+  /** The reply is not sent before this time (a typing pause). */
+  sendAfter?: Date | undefined;
 }
 
 /** Why a turn was not committed; nothing was written. */
@@ -93,19 +97,21 @@ export async function commitTurn(db: Db, commit: TurnCommit) {
         if (claimed.count !== commit.inputMessageIds.length) throw new TurnRejected('inputs_taken');
 
         const outbound = [];
-        for (const [index, reply] of commit.result.replies.entries()) {
+        const rows = commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
+        for (const [index, row] of rows.entries()) {
           outbound.push(
             await tx.message.create({
               data: {
                 conversationId: commit.conversationId,
                 channelId: commit.channelId,
                 direction: 'outbound',
-                type: reply.type,
-                body: reply.body,
-                payload: reply,
+                type: row.type,
+                body: row.body,
+                payload: row.payload as Prisma.InputJsonValue,
                 status: 'queued',
                 turnId: turn.id,
                 replyIndex: index,
+                sendAfter: commit.sendAfter ?? null,
               },
             }),
           );

@@ -47,7 +47,7 @@ export class Producer<S extends z.ZodType> {
    */
   async addAgain(data: z.input<S>, options: JobsOptions = {}) {
     const parsed = this.contract.schema.parse(data) as z.infer<S>;
-    const { jobId } = this.idOf(parsed);
+    const jobId = options.jobId ?? this.idOf(parsed).jobId;
     const old = jobId ? await this.queue.getJob(jobId) : undefined;
     if (old && ((await old.isFailed()) || (await old.isCompleted()))) await old.remove();
     return this.add(data, options);

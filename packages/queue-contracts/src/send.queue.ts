@@ -13,6 +13,13 @@ export type SendJob = z.infer<typeof SendJob>;
 /** The backoff type the worker registers: the `SEND_RETRY_DELAYS_MS` schedule with jitter. */
 export const SEND_BACKOFF = 'send-schedule';
 
+/**
+ * Send jobs carry a priority (BullMQ: lower goes first), so that a long broadcast never holds up a
+ * contact waiting for the bot's answer, and a message's one last retry of the fallback chain
+ * goes before both.
+ */
+export const SEND_PRIORITY = { lastRetry: 1, reply: 2, bulk: 5 } as const;
+
 export const sendQueue = defineQueue({
   // Never rename: the name is part of Redis keys in production.
   name: 'send',
@@ -22,6 +29,7 @@ export const sendQueue = defineQueue({
   defaultJobOptions: {
     // Attempts are bounded by the worker's retry schedule; this is the ceiling.
     attempts: 4,
+    priority: SEND_PRIORITY.reply,
     backoff: { type: SEND_BACKOFF },
     removeOnComplete: { age: 3600, count: 5000 },
     removeOnFail: { age: 7 * 24 * 3600 },

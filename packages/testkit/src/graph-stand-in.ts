@@ -10,9 +10,16 @@ export interface AcceptedMessage {
   at: number;
 }
 
-/** What to do with the next request: fail it, delay it, or hold it open until released. */
+/**
+ * What to do with the next request: fail it, delay it, hold it open until released, or accept
+ * it and answer only after `ms` (the provider has the message even if the client gave up: a
+ * timeout whose answer was lost).
+ */
 export type Behaviour =
-  { kind: 'fail'; status: number; body?: unknown } | { kind: 'delay'; ms: number } | { kind: 'hold' };
+  | { kind: 'fail'; status: number; body?: unknown }
+  | { kind: 'delay'; ms: number }
+  | { kind: 'hold' }
+  | { kind: 'accept-late'; ms: number };
 
 /**
  * A stand-in for Meta's Graph API on 127.0.0.1: `POST /{version}/{phone_number_id}/messages`
@@ -24,6 +31,7 @@ export class GraphStandIn {
   readonly accepted: AcceptedMessage[] = [];
   readonly requests: { path: string; authorization: string | undefined; body: unknown }[] = [];
   private readonly plan: Behaviour[] = [];
+  private readonly plans = new Map<string, Behaviour[]>();
   private readonly held: { release: () => void }[] = [];
   private readonly holdWaiters: (() => void)[] = [];
   private server?: http.Server;
@@ -40,6 +48,16 @@ export class GraphStandIn {
   /** Queue behaviours for the next requests, in order; requests past the plan succeed. */
   next(...behaviours: Behaviour[]): void {
     this.plan.push(...behaviours);
+  }
+
+  /** Queue behaviours for the next messages to one recipient (`to`); they go before the shared plan. */
+  nextFor(to: string, ...behaviours: Behaviour[]): void {
+    this.plans.set(to, [...(this.plans.get(to) ?? []), ...behaviours]);
+  }
+
+  /** Everything accepted for `to`, in order. */
+  acceptedFor(to: string): AcceptedMessage[] {
+    return this.accepted.filter((m) => m.body.to === to);
   }
 
   /** Resolves once a request is being held open (after `next({ kind: 'hold' })`). */
@@ -95,7 +113,8 @@ export class GraphStandIn {
         error: { message: 'Invalid OAuth access token', type: 'OAuthException', code: 190 },
       });
     }
-    const behaviour = this.plan.shift();
+    const own = typeof body.to === 'string' ? this.plans.get(body.to) : undefined;
+    const behaviour = own?.length ? own.shift() : this.plan.shift();
     if (behaviour?.kind === 'fail') {
       return this.reply(
         res,
@@ -104,6 +123,16 @@ export class GraphStandIn {
       );
     }
     if (behaviour?.kind === 'delay') await new Promise((r) => setTimeout(r, behaviour.ms));
+    if (behaviour?.kind === 'accept-late') {
+      const wamid = `wamid.standin.${++this.counter}`;
+      const [, apiVersion = '', phoneNumberId = ''] = match;
+      this.accepted.push({ phoneNumberId, apiVersion, body, wamid, at: Date.now() });
+      await new Promise((r) => setTimeout(r, behaviour.ms));
+      if (!res.destroyed) {
+        this.reply(res, 200, { messaging_product: 'whatsapp', contacts: [], messages: [{ id: wamid }] });
+      }
+      return;
+    }
     if (behaviour?.kind === 'hold') {
       await new Promise<void>((resolve) => {
         this.held.push({ release: resolve });

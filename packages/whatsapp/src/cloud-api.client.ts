@@ -1,8 +1,7 @@
-import http from 'node:http';
-import https from 'node:https';
-import axios, { AxiosError, type AxiosInstance } from 'axios';
-import { classifyGraphError, SendError } from './send-error';
-import type { OutgoingMessage, SendResult, WhatsAppSender } from './sender';
+import { cloudMessageBody, cloudReadBody } from './cloud-api.payload';
+import { ProviderHttp } from './provider-http';
+import { SendError } from './send-error';
+import type { OutgoingMessage, ReadReceipt, SendResult, WhatsAppSender } from './sender';
 
 export interface CloudApiOptions {
   baseUrl: string;
@@ -12,70 +11,41 @@ export interface CloudApiOptions {
 }
 
 /**
- * Meta's WhatsApp Cloud API. One axios instance with keep-alive agents: a busy worker reuses its
- * TLS connections instead of opening one per message.
+ * Meta's WhatsApp Cloud API: every call is `POST /{version}/{phone_number_id}/messages` with the
+ * bearer token, from the business number that received the conversation.
  */
 export class CloudApiClient implements WhatsAppSender {
   readonly provider = 'cloud' as const;
-  private readonly http: AxiosInstance;
-  private readonly agents = {
-    httpAgent: new http.Agent({ keepAlive: true, maxSockets: 64 }),
-    httpsAgent: new https.Agent({ keepAlive: true, maxSockets: 64 }),
-  };
+  private readonly http: ProviderHttp;
 
-  constructor(private readonly options: CloudApiOptions) {
-    this.http = axios.create({
-      baseURL: `${options.baseUrl.replace(/\/$/, '')}/${options.apiVersion}`,
-      timeout: options.timeoutMs,
-      headers: { Authorization: `Bearer ${options.accessToken}`, 'Content-Type': 'application/json' },
-      ...this.agents,
+  constructor(options: CloudApiOptions) {
+    this.http = new ProviderHttp({
+      label: 'Cloud API',
+      baseUrl: `${options.baseUrl.replace(/\/$/, '')}/${options.apiVersion}`,
+      timeoutMs: options.timeoutMs,
+      headers: { Authorization: `Bearer ${options.accessToken}` },
     });
   }
 
   async send(message: OutgoingMessage): Promise<SendResult> {
-    const body = {
-      messaging_product: 'whatsapp',
-      recipient_type: 'individual',
-      to: message.to,
-      type: 'text',
-      text: { body: message.body, preview_url: false },
-      ...(message.replyToProviderMessageId ? { context: { message_id: message.replyToProviderMessageId } } : {}),
-    };
-    const data = await this.post(message.channelExternalId, body);
-    const id = (data as { messages?: { id?: unknown }[] }).messages?.[0]?.id;
+    const data = await this.http.post(messagesPath(message.channelExternalId), cloudMessageBody(message));
+    const id = (data as { messages?: { id?: unknown }[] } | null)?.messages?.[0]?.id;
     if (typeof id !== 'string') {
       throw new SendError('the Cloud API accepted the message but returned no message id', 'no_message_id', false);
     }
     return { providerMessageId: id };
   }
 
-  /** Marks an inbound message as read (blue ticks). */
-  async markAsRead(channelExternalId: string, providerMessageId: string): Promise<void> {
-    await this.post(channelExternalId, {
-      messaging_product: 'whatsapp',
-      status: 'read',
-      message_id: providerMessageId,
-    });
-  }
-
-  private async post(phoneNumberId: string, body: unknown): Promise<unknown> {
-    try {
-      const response = await this.http.post(`/${encodeURIComponent(phoneNumberId)}/messages`, body);
-      return response.data;
-    } catch (error) {
-      if (error instanceof AxiosError) {
-        throw classifyGraphError(
-          error.response?.status,
-          error.response?.data,
-          `Cloud API request failed: ${error.message}`,
-        );
-      }
-      throw error;
-    }
+  /** Blue ticks on an inbound message, and "typing…" when asked (Meta clears it at the reply or after 25 s). */
+  async markRead(receipt: ReadReceipt): Promise<void> {
+    await this.http.post(messagesPath(receipt.channelExternalId), cloudReadBody(receipt));
   }
 
   async close(): Promise<void> {
-    this.agents.httpAgent.destroy();
-    this.agents.httpsAgent.destroy();
+    this.http.close();
   }
+}
+
+function messagesPath(phoneNumberId: string): string {
+  return `/${encodeURIComponent(phoneNumberId)}/messages`;
 }

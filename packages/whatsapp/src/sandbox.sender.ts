@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { OutgoingMessage, SendResult, WhatsAppSender } from './sender';
+import {
+  describeContent,
+  type OutgoingMessage,
+  type ReadReceipt,
+  type SendResult,
+  type WhatsAppSender,
+} from './sender';
 
 /** The Redis stream where the sandbox records what it would have sent (`npm run chat` reads it). */
 export function sandboxStreamKey(prefix: string): string {
@@ -34,10 +40,20 @@ export class SandboxSender implements WhatsAppSender {
       'to',
       message.to,
       'type',
-      message.type,
+      message.content.type,
+      // One line a person reads (`npm run chat` prints it); `content` keeps the whole message.
       'body',
-      message.body,
+      describeContent(message.content),
+      'content',
+      JSON.stringify(message.content),
     );
     return { providerMessageId };
   }
+
+  /**
+   * Records nothing: the stream holds what the bot says (`npm run chat` prints each entry as a
+   * reply), and a read receipt or "typing…" is not something said. There is no phone to show
+   * blue ticks on, so resolving is the whole of the stand-in.
+   */
+  async markRead(_receipt: ReadReceipt): Promise<void> {}
 }

@@ -5,6 +5,15 @@ import { listManualQueue, releaseConversation, settleManualMessage, type Db } fr
 import type { Producer, sendQueue } from '@zapflow/queue-contracts';
 import type { Logger } from '@zapflow/logger';
 import { HttpError } from '../http-error';
+import {
+  BroadcastRequest,
+  MessageRequest,
+  queueBroadcast,
+  queueMessage,
+  readBroadcast,
+  retryFailed,
+  type OutboundApiDeps,
+} from '../outbound.service';
 
 /** `API_KEYS` entries: `orgSlug:key`. */
 export interface ApiKey {
@@ -29,16 +38,52 @@ export function apiRouter({
   logger,
   keys,
   send,
+  sending,
 }: {
   db: Db;
   logger: Logger;
   keys: ApiKey[];
   send: Producer<typeof sendQueue.schema>;
+  sending: OutboundApiDeps['sending'];
 }): Router {
   const router = Router();
+  const outbound: OutboundApiDeps = { db, send, logger, sending };
   // Who is asking comes before reading what they sent.
   router.use(bearerAuth(keys));
-  router.use(express.json({ limit: '1mb' }));
+  // A broadcast of 10,000 recipients with per-recipient parameters fits.
+  router.use(express.json({ limit: '5mb' }));
+
+  // One message to one contact, sent like the bot's replies (limits, 24-hour window, fallback).
+  router.post('/messages', async (req, res) => {
+    const ids = await queueMessage(outbound, parseBody(MessageRequest, req.body));
+    res.status(202).json({ messages: ids.map((id) => ({ id, status: 'queued' })) });
+  });
+
+  // A template to many recipients: one send job each, paced by the limits, behind live replies.
+  router.post('/broadcasts', async (req, res) => {
+    const result = await queueBroadcast(outbound, parseBody(BroadcastRequest, req.body), res.locals.org as string);
+    res.status(202).json(result);
+  });
+
+  router.get('/broadcasts/:id', async (req, res) => {
+    res.json(await readBroadcast(outbound, parseId(req.params.id, 'broadcast')));
+  });
+
+  router.post('/monitoring/retry-failed', async (req, res) => {
+    const { hours } = parseBody(
+      z.object({
+        hours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(24),
+      }),
+      req.body ?? {},
+    );
+    const ids = await retryFailed(outbound, hours);
+    logger.info('retry-failed asked', { hours, org: res.locals.org });
+    res.json({ hours, requeued: ids.length, ids });
+  });
 
   router.post('/conversations/:id/release', async (req, res) => {
     const id = z.uuid().safeParse(req.params.id);
@@ -69,6 +114,7 @@ export function apiRouter({
         conversationId: m.conversationId,
         to: m.conversation.contact.waId,
         from: m.channel.externalId,
+        type: m.type,
         body: m.body,
         errorCode: m.errorCode,
         errorMessage: m.errorMessage,
@@ -92,6 +138,21 @@ export function apiRouter({
   });
 
   return router;
+}
+
+function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new HttpError(400, 'invalid_request', `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+function parseId(value: unknown, what: string): string {
+  const id = z.uuid().safeParse(value);
+  if (!id.success) throw new HttpError(400, 'invalid_id', `the ${what} id must be a UUID`);
+  return id.data;
 }
 
 function digest(value: string): Buffer {

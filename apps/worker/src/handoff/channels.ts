@@ -17,9 +17,24 @@ export interface HandoffNotice {
   createdAt: string;
 }
 
+/** What the team is told about a message that could not be sent (it is in the manual queue). */
+export interface OperatorAlert {
+  /** Unique per message and channel: an idempotency key for the receiver. */
+  alertId: string;
+  messageId: string;
+  conversationId: string;
+  contact: { waId: string; name: string | null };
+  channelExternalId: string;
+  body: string | null;
+  errorCode: string | null;
+  errorMessage: string | null;
+  failedAt: string | null;
+}
+
 export interface NotificationChannel {
   readonly name: 'email' | 'crm' | 'whatsapp';
   deliver(notice: HandoffNotice): Promise<void>;
+  alert(alert: OperatorAlert): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -46,6 +61,17 @@ export function describe(notice: HandoffNotice): string {
   ].join('\n');
 }
 
+/** The short text a person reads about a message that could not be sent. */
+export function describeAlert(alert: OperatorAlert): string {
+  return [
+    `Mensagem não enviada para ${alert.contact.name ?? 'Cliente'} (+${alert.contact.waId}): ${alert.errorCode ?? '?'} ${alert.errorMessage ?? ''}`.trim(),
+    '',
+    alert.body ?? '',
+    '',
+    `Está na fila manual: POST /api/manual-queue/${alert.messageId}/resend ou /discard`,
+  ].join('\n');
+}
+
 export class EmailChannel implements NotificationChannel {
   readonly name = 'email' as const;
   private readonly transport: nodemailer.Transporter;
@@ -69,6 +95,16 @@ export class EmailChannel implements NotificationChannel {
     });
   }
 
+  async alert(alert: OperatorAlert): Promise<void> {
+    await this.transport.sendMail({
+      from: this.from,
+      to: this.to,
+      subject: `[zapflow] Mensagem não enviada: ${alert.contact.name ?? alert.contact.waId}`,
+      text: describeAlert(alert),
+      messageId: `<${alert.alertId}@zapflow>`,
+    });
+  }
+
   async close(): Promise<void> {
     this.transport.close();
   }
@@ -89,12 +125,20 @@ export class CrmChannel implements NotificationChannel {
   ) {}
 
   async deliver(notice: HandoffNotice): Promise<void> {
-    const body = JSON.stringify({ event: 'conversation.handoff', ...notice });
+    await this.post({ event: 'conversation.handoff', ...notice }, notice.notificationId);
+  }
+
+  async alert(alert: OperatorAlert): Promise<void> {
+    await this.post({ event: 'message.send_failed', ...alert }, alert.alertId);
+  }
+
+  private async post(payload: object, idempotencyKey: string): Promise<void> {
+    const body = JSON.stringify(payload);
     await axios.post(this.url, body, {
       timeout: this.timeoutMs,
       headers: {
         'Content-Type': 'application/json',
-        'Idempotency-Key': notice.notificationId,
+        'Idempotency-Key': idempotencyKey,
         ...(this.secret
           ? { 'X-Zapflow-Signature-256': `sha256=${createHmac('sha256', this.secret).update(body).digest('hex')}` }
           : {}),
@@ -116,8 +160,15 @@ export class WhatsAppChannel implements NotificationChannel {
     await this.sender.send({
       channelExternalId: notice.channelExternalId,
       to: this.to,
-      type: 'text',
-      body: describe(notice),
+      content: { type: 'text', text: describe(notice) },
+    });
+  }
+
+  async alert(alert: OperatorAlert): Promise<void> {
+    await this.sender.send({
+      channelExternalId: alert.channelExternalId,
+      to: this.to,
+      content: { type: 'text', text: describeAlert(alert) },
     });
   }
 }

@@ -73,3 +73,34 @@ export async function deliverHandoffNotification(
   log.info('handoff notification sent');
   return 'sent';
 }
+
+/**
+ * Tells the team, on one channel, that a message could not be sent and waits in the manual
+ * queue. A channel that fails is retried by the job; the message itself is already safe.
+ */
+export async function deliverOperatorAlert(
+  deps: NotifyDeps,
+  { messageId, channel: channelName }: { messageId: string; channel: NotificationChannel['name'] },
+): Promise<'sent' | 'obsolete'> {
+  const message = await deps.db.message.findUnique({
+    where: { id: messageId },
+    include: { channel: true, conversation: { include: { contact: true } } },
+  });
+  // Resent or discarded by an operator meanwhile: nothing left to say.
+  if (!message || message.status !== 'manual') return 'obsolete';
+  const channel = deps.channels.find((c) => c.name === channelName);
+  if (!channel) throw new UnrecoverableError(`alert channel ${channelName} is not configured on this worker`);
+  await channel.alert({
+    alertId: `alert-${messageId}-${channelName}`,
+    messageId,
+    conversationId: message.conversationId,
+    contact: { waId: message.conversation.contact.waId, name: message.conversation.contact.profileName },
+    channelExternalId: message.channel.externalId,
+    body: message.body,
+    errorCode: message.errorCode,
+    errorMessage: message.errorMessage,
+    failedAt: message.failedAt?.toISOString() ?? null,
+  });
+  deps.logger.info('operators alerted about a message in the manual queue', { messageId, channel: channelName });
+  return 'sent';
+}

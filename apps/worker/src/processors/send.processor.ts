@@ -11,7 +11,8 @@ export function sendProcessor(deps: SendDeps) {
       isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
     });
     if (result && 'waitMs' in result) {
-      // Not a failure: an earlier message must go first, or a rate limit says wait.
+      // Not a failure: an earlier message must go first, a rate limit says wait, the message is
+      // not due yet, or the fallback chain sends it next another way.
       await job.moveToDelayed(Date.now() + result.waitMs, token);
       throw new DelayedError();
     }

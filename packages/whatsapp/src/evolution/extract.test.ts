@@ -18,11 +18,14 @@ import {
   locationMessage,
   messageData,
   messagesUpdate,
+  messagesUpdateBaileys,
+  messagesUpdateV1,
   messagesUpsert,
   phoneJid,
   pollCreationMessage,
   reactionMessage,
   revokeMessage,
+  statusUpdateData,
   stickerMessage,
   templateButtonReplyMessage,
   textMessage,
@@ -31,7 +34,7 @@ import {
   type Json,
   type MessageOptions,
 } from './fixtures';
-import { EvolutionMessageData, EvolutionWebhookBody } from './webhook.schema';
+import { EvolutionMessageData, EvolutionMessageUpdate, EvolutionWebhookBody } from './webhook.schema';
 
 const USER = '5511988887777';
 const SENT_AT = new Date('2025-06-08T21:39:43.000Z');
@@ -49,6 +52,7 @@ function extractOne(data: Json): EvolutionInbound {
 
 function expectOnlyIgnored(events: EvolutionEvents, reason: RegExp, unrecognized: boolean): void {
   expect(events.messages).toEqual([]);
+  expect(events.statuses).toEqual([]);
   expect(events.ignored).toEqual([{ reason: expect.stringMatching(reason), unrecognized }]);
 }
 
@@ -75,6 +79,7 @@ describe('extractEvolutionEvents: a text message', () => {
           raw: data,
         },
       ],
+      statuses: [],
       ignored: [],
     });
   });
@@ -214,6 +219,11 @@ describe('extractEvolutionEvents: other message types', () => {
     expect(extracted.raw.message).toMatchObject({ eventMessage: { name: 'Festa' } });
   });
 
+  it('keeps a content key that names an Object property under its own name', () => {
+    const data = messageData(base, 'constructor', { constructor: { text: 'x' } });
+    expect(extractOne(data)).toMatchObject({ type: 'constructor', text: null });
+  });
+
   it('yields null text, not a lost message, for content of an unexpected shape', () => {
     const data = messageData(base, 'imageMessage', { imageMessage: { caption: 42 } });
     expect(extractOne(data)).toMatchObject({ type: 'image', text: null });
@@ -321,7 +331,6 @@ describe('extractEvolutionEvents: events and deliveries', () => {
   });
 
   it.each([
-    ['messages.update', messagesUpdate({ id: fakeMessageId(), remoteJid: phoneJid(USER) })],
     ['connection.update', connectionUpdate()],
     ['send.message', messagesUpsert(textMessage({ ...base, fromMe: true, text: 'x' }), { event: 'send.message' })],
     ['presence.update', webhookBody({ id: phoneJid(USER), presences: {} }, { event: 'presence.update' })],
@@ -482,6 +491,189 @@ describe('extractEvolutionEvents: malformed input', () => {
   });
 });
 
+describe('extractEvolutionEvents: delivery statuses (messages.update)', () => {
+  const NOW = new Date('2025-06-08T21:40:00.000Z');
+  const CHANGED_AT = new Date(NOW.getTime() - 2_000);
+  const at = { dateTime: CHANGED_AT.toISOString() };
+  const sent = fakeMessageId();
+
+  function extractStatuses(body: Json): EvolutionEvents['statuses'] {
+    const events = extractEvolutionEvents(body, NOW);
+    expect(events.ignored).toEqual([]);
+    expect(events.messages).toEqual([]);
+    return events.statuses;
+  }
+
+  it.each([
+    ['SERVER_ACK', 'sent'],
+    ['DELIVERY_ACK', 'delivered'],
+    ['READ', 'read'],
+    ['PLAYED', 'played'],
+    ['ERROR', 'failed'],
+  ])('reads v2 status %s as %s, for the message named by keyId', (providerStatus, status) => {
+    const body = messagesUpdate(
+      { id: sent, remoteJid: phoneJid(USER), status: providerStatus },
+      { ...at, instance: 'loja-centro' },
+    );
+    expect(extractStatuses(body)).toEqual([
+      { instance: 'loja-centro', wamid: sent, status, providerStatus, timestamp: CHANGED_AT, waId: USER },
+    ]);
+  });
+
+  it.each([
+    ['SENT', 'sent'],
+    ['DELIVERED', 'delivered'],
+    ['READ', 'read'],
+    ['FAILED', 'failed'],
+  ])("reads a Cloud-API-backed instance's %s as %s", (providerStatus, status) => {
+    const body = messagesUpdate({ id: `wamid.${sent}`, remoteJid: phoneJid(USER), status: providerStatus }, at);
+    expect(extractStatuses(body)).toEqual([expect.objectContaining({ wamid: `wamid.${sent}`, status })]);
+  });
+
+  it('reads v1 updates (id instead of keyId), timed by their own datetime', () => {
+    const changed = new Date('2024-03-01T12:00:00.000Z');
+    const body = messagesUpdateV1(
+      { id: sent, remoteJid: phoneJid(USER), status: 'DELIVERY_ACK', datetime: changed.getTime() },
+      { dateTime: 'garbage' },
+    );
+    expect(extractStatuses(body)).toEqual([
+      expect.objectContaining({ wamid: sent, status: 'delivered', timestamp: changed, waId: USER }),
+    ]);
+  });
+
+  it("reads Baileys' raw updates with numeric statuses, each on its own", () => {
+    const ids = [fakeMessageId(), fakeMessageId(), fakeMessageId(), fakeMessageId(), fakeMessageId()];
+    const body = messagesUpdateBaileys(
+      [0, 2, 3, 4, 5].map((status, i) => ({ id: ids[i]!, remoteJid: phoneJid(USER), status })),
+      at,
+    );
+    expect(extractStatuses(body).map((s) => [s.wamid, s.status, s.providerStatus])).toEqual([
+      [ids[0], 'failed', 'ERROR'],
+      [ids[1], 'sent', 'SERVER_ACK'],
+      [ids[2], 'delivered', 'DELIVERY_ACK'],
+      [ids[3], 'read', 'READ'],
+      [ids[4], 'played', 'PLAYED'],
+    ]);
+  });
+
+  it('reads several v2 updates of one delivery, skipping the ones that are not ours', () => {
+    const other = fakeMessageId();
+    const body = webhookBody(
+      [
+        statusUpdateData({ id: sent, remoteJid: phoneJid(USER), status: 'DELIVERY_ACK' }),
+        statusUpdateData({ id: other, remoteJid: phoneJid(USER), status: 'READ', fromMe: false }),
+        statusUpdateData({ id: sent, remoteJid: phoneJid(USER), status: 'READ' }),
+      ],
+      { event: 'messages.update' },
+    );
+    const events = extractEvolutionEvents(body, NOW);
+    expect(events.statuses.map((s) => [s.wamid, s.status])).toEqual([
+      [sent, 'delivered'],
+      [sent, 'read'],
+    ]);
+    expect(events.ignored).toEqual([
+      { reason: expect.stringMatching(/^data\[1\] .*from the contact/), unrecognized: false },
+    ]);
+  });
+
+  it('accepts the MESSAGES_UPDATE spelling', () => {
+    const body = messagesUpdate({ id: sent, remoteJid: phoneJid(USER) }, { ...at, event: 'MESSAGES_UPDATE' });
+    expect(extractStatuses(body)).toHaveLength(1);
+  });
+
+  it('ignores the status of a message from the contact (our own read receipt), not as unrecognized', () => {
+    const body = messagesUpdate({ id: sent, remoteJid: phoneJid(USER), status: 'READ', fromMe: false }, at);
+    expectOnlyIgnored(extractEvolutionEvents(body, NOW), /from the contact/, false);
+  });
+
+  it('ignores PENDING, a deletion and an update without status (an edit, a poll vote), not as unrecognized', () => {
+    for (const status of ['PENDING', 'DELETED', 1]) {
+      const body = messagesUpdate({ id: sent, remoteJid: phoneJid(USER), status }, at);
+      expectOnlyIgnored(extractEvolutionEvents(body, NOW), /is not a delivery status/, false);
+    }
+    const edit = messagesUpdate({ id: sent, remoteJid: phoneJid(USER) }, at);
+    delete (edit.data as Json).status;
+    expectOnlyIgnored(extractEvolutionEvents(edit, NOW), /no status/, false);
+  });
+
+  it('reports an unknown status as unrecognized', () => {
+    for (const status of ['TELEPORTED', 'constructor', '__proto__', 9, -1]) {
+      const body = messagesUpdate({ id: sent, remoteJid: phoneJid(USER), status }, at);
+      expectOnlyIgnored(extractEvolutionEvents(body, NOW), /unknown status/, true);
+    }
+  });
+
+  it('resolves the recipient like a message: device suffix, @lid with remoteJidAlt', () => {
+    expect(extractStatuses(messagesUpdate({ id: sent, remoteJid: `${USER}:3@s.whatsapp.net` }, at))[0]?.waId).toBe(
+      USER,
+    );
+    const lid = messagesUpdateBaileys(
+      [{ id: sent, remoteJid: fakeLid(), remoteJidAlt: phoneJid(USER), status: 3 }],
+      at,
+    );
+    expect(extractStatuses(lid)[0]).toMatchObject({ waId: USER, status: 'delivered' });
+  });
+
+  it('keeps the status of a @lid chat without a phone number, naming the recipient by its JID', () => {
+    const jid = fakeLid();
+    expect(extractStatuses(messagesUpdate({ id: sent, remoteJid: jid, status: 'READ' }, at))).toEqual([
+      expect.objectContaining({ wamid: sent, status: 'read', waId: jid }),
+    ]);
+  });
+
+  it('ignores statuses in groups, status posts and channels, not as unrecognized', () => {
+    for (const remoteJid of [fakeGroupJid(), 'status@broadcast', '120363000000000001@newsletter']) {
+      expectOnlyIgnored(extractEvolutionEvents(messagesUpdate({ id: sent, remoteJid }, at), NOW), /not/, false);
+    }
+  });
+
+  it("takes the envelope's date_time when it is near our clock, else the time of receipt", () => {
+    const timeOf = (dateTime: string) =>
+      extractStatuses(messagesUpdate({ id: sent, remoteJid: phoneJid(USER) }, { dateTime }))[0]?.timestamp;
+    expect(timeOf(new Date(NOW.getTime() - 5 * 60_000).toISOString())).toEqual(new Date(NOW.getTime() - 5 * 60_000));
+    // Evolution writes the server's local time with a Z: on a server at UTC-3 it is 3 h behind.
+    expect(timeOf(new Date(NOW.getTime() - 3 * 3_600_000).toISOString())).toEqual(NOW);
+    expect(timeOf(new Date(NOW.getTime() + 2 * 3_600_000).toISOString())).toEqual(NOW);
+    expect(timeOf('ontem')).toEqual(NOW);
+    const noDate = messagesUpdate({ id: sent, remoteJid: phoneJid(USER) });
+    noDate.date_time = null;
+    expect(extractStatuses(noDate)[0]?.timestamp).toEqual(NOW);
+  });
+
+  it.each([
+    ['no keyId nor id', (d: Json) => ({ ...d, keyId: undefined })],
+    ['an empty keyId', (d: Json) => ({ ...d, keyId: '' })],
+    ['no remoteJid', (d: Json) => ({ ...d, remoteJid: undefined })],
+    ['a status that is an object', (d: Json) => ({ ...d, status: { code: 3 } })],
+    ['a string fromMe', (d: Json) => ({ ...d, fromMe: 'true' })],
+  ])('reports an update with %s', (_label, mutate) => {
+    const body = messagesUpdate({ id: sent, remoteJid: phoneJid(USER) }, at);
+    const events = extractEvolutionEvents({ ...body, data: mutate(body.data as Json) }, NOW);
+    expect(events.statuses).toEqual([]);
+    expect(events.ignored).toEqual([{ reason: expect.stringMatching(/^data/), unrecognized: true }]);
+  });
+
+  it('never throws when any node of a valid payload is replaced by an odd value', () => {
+    const oddValues: unknown[] = [null, undefined, 0, -1, NaN, '', 'x', true, [], {}, [null], Symbol('s'), 10n];
+    const random = seededRandom(11);
+    for (let round = 0; round < 300; round++) {
+      const body =
+        round % 2 === 0
+          ? webhookBody(
+              [
+                statusUpdateData({ id: sent, remoteJid: phoneJid(USER), status: 'DELIVERY_ACK' }),
+                statusUpdateData({ id: sent, remoteJid: fakeLid(), status: 'READ' }),
+              ],
+              { event: 'messages.update' },
+            )
+          : messagesUpdateBaileys([{ id: sent, remoteJid: fakeLid(), remoteJidAlt: phoneJid(USER), status: 4 }]);
+      replaceRandomNode(body, oddValues[Math.floor(random() * oddValues.length)], random);
+      const events = extractEvolutionEvents(body, NOW);
+      expect(events.statuses.length + events.ignored.length).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('evolutionApiKeyOf', () => {
   const body = messagesUpsert(textMessage({ ...base, text: 'x' }), { apikey: 'instance-token' });
 
@@ -545,5 +737,18 @@ describe('fixtures', () => {
     for (const data of messages) expect(EvolutionMessageData.safeParse(data).error?.issues).toBeUndefined();
     expect(extractEvolutionEvents(body).messages).toHaveLength(messages.length);
     expect(body).toMatchObject({ instance: DEFAULT_INSTANCE, sender: expect.stringMatching(/@s\.whatsapp\.net$/) });
+  });
+
+  it('build status updates that pass the envelope and update schemas', () => {
+    const id = fakeMessageId();
+    for (const body of [
+      messagesUpdate({ id, remoteJid: phoneJid(USER), status: 'DELIVERY_ACK' }),
+      messagesUpdateV1({ id, remoteJid: phoneJid(USER) }),
+    ]) {
+      expect(EvolutionWebhookBody.safeParse(body).error?.issues).toBeUndefined();
+      expect(EvolutionMessageUpdate.safeParse(body.data).error?.issues).toBeUndefined();
+      expect(extractEvolutionEvents(body).statuses).toHaveLength(1);
+    }
+    expect(extractEvolutionEvents(messagesUpdateBaileys([{ id, remoteJid: phoneJid(USER) }])).statuses).toHaveLength(1);
   });
 });

@@ -1,17 +1,21 @@
 /**
- * Turns an Evolution API webhook POST body into the inbound messages it carries.
+ * Turns an Evolution API webhook POST body into the inbound messages and the delivery statuses it
+ * carries.
  *
- * Only `messages.upsert` carries messages; every other event (messages.update, send.message,
- * connection.update, ...) is reported in `ignored`. Each message of a delivery is read on its own:
- * one that is malformed, or that zapflow does not handle (groups, status posts, a `@lid` sender
- * without a phone number), is reported with its reason and the rest are still used.
+ * `messages.upsert` carries messages and `messages.update` the statuses of messages zapflow sent
+ * (see `status.ts`); every other event (send.message, connection.update, ...) is reported in
+ * `ignored`. Each item of a delivery is read on its own: one that is malformed, or that zapflow
+ * does not handle (groups, status posts, a `@lid` sender without a phone number), is reported
+ * with its reason and the rest are still used.
  */
 import type { z } from 'zod';
 import { describeIssues, describeValue, guard, isRecord, isString, nonBlank } from '../read-helpers';
 import { unixSecondsToDate } from '../webhook/timestamp';
 import { jidKind, phoneOfJid } from './jid';
+import { collectStatusUpdate, type EvolutionStatus, type StatusContext } from './status';
 import {
   EVOLUTION_MESSAGE_TYPES,
+  EVOLUTION_MESSAGES_UPDATE,
   EVOLUTION_MESSAGES_UPSERT,
   EVOLUTION_NON_CONTENT_KEYS,
   EVOLUTION_NOT_A_MESSAGE_KEYS,
@@ -65,17 +69,20 @@ export interface EvolutionIgnored {
 
 export interface EvolutionEvents {
   messages: EvolutionInbound[];
+  /** Delivery statuses of messages zapflow sent (`fromMe`), from `messages.update`. */
+  statuses: EvolutionStatus[];
   ignored: EvolutionIgnored[];
 }
 
-export function extractEvolutionEvents(body: unknown): EvolutionEvents {
-  const events: EvolutionEvents = { messages: [], ignored: [] };
+/** `now` stands for the time of receipt (statuses without a trustworthy time of their own). */
+export function extractEvolutionEvents(body: unknown, now: Date = new Date()): EvolutionEvents {
+  const events: EvolutionEvents = { messages: [], statuses: [], ignored: [] };
   // Everything below validates before it reads; this only guards against exotic inputs (a getter
   // or proxy that throws): a webhook body must never crash the caller.
   guard(
     (reason) => unrecognized(events, reason),
     'body',
-    () => collectBody(body, events),
+    () => collectBody(body, now, events),
   );
   return events;
 }
@@ -105,29 +112,44 @@ export function evolutionApiKeyOf(body: unknown, headers: EvolutionHeaders = {})
 // Envelope
 // ---------------------------------------------------------------------------------------------
 
-function collectBody(body: unknown, events: EvolutionEvents): void {
+function collectBody(body: unknown, now: Date, events: EvolutionEvents): void {
   if (!isRecord(body)) return unrecognized(events, `body is ${describeValue(body)}, expected an object`);
   const envelope = EvolutionWebhookBody.safeParse(body);
   if (!envelope.success) return unrecognized(events, `body: ${describeIssues(envelope.error)}`);
-  const { event, instance, data } = envelope.data;
+  const { event, instance, data, date_time: dateTime } = envelope.data;
 
-  if (normalizeEvolutionEvent(event) !== EVOLUTION_MESSAGES_UPSERT) {
-    return skip(events, `event ${describeValue(event)} is not handled (only messages.upsert carries messages)`);
-  }
-  if (Array.isArray(data)) {
-    if (data.length === 0) return unrecognized(events, 'data is an empty array');
-    data.forEach((item: unknown, index) => {
-      const path = `data[${index}]`;
-      // One message throwing must not take the rest of the delivery down with it.
-      guard(
-        (reason) => unrecognized(events, reason),
-        path,
-        () => collectMessage(item, path, instance, events),
+  switch (normalizeEvolutionEvent(event)) {
+    case EVOLUTION_MESSAGES_UPSERT:
+      return forEachItem(data, events, (item, path) => collectMessage(item, path, instance, events));
+    case EVOLUTION_MESSAGES_UPDATE: {
+      const context: StatusContext = { instance, dateTime, now };
+      const sink = {
+        status: (status: EvolutionStatus) => events.statuses.push(status),
+        ignore: (reason: string, isUnrecognized: boolean) => ignore(events, reason, isUnrecognized),
+      };
+      return forEachItem(data, events, (item, path) => collectStatusUpdate(item, path, context, sink));
+    }
+    default:
+      return skip(
+        events,
+        `event ${describeValue(event)} is not handled (only messages.upsert and messages.update are)`,
       );
-    });
-    return;
   }
-  collectMessage(data, 'data', instance, events);
+}
+
+/** `data` is one item, or an array of them (older releases, some relays), each read on its own. */
+function forEachItem(data: unknown, events: EvolutionEvents, collect: (item: unknown, path: string) => void): void {
+  if (!Array.isArray(data)) return collect(data, 'data');
+  if (data.length === 0) return unrecognized(events, 'data is an empty array');
+  data.forEach((item: unknown, index) => {
+    const path = `data[${index}]`;
+    // One item throwing must not take the rest of the delivery down with it.
+    guard(
+      (reason) => unrecognized(events, reason),
+      path,
+      () => collect(item, path),
+    );
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -162,7 +184,8 @@ function collectMessage(item: unknown, path: string, instance: string, events: E
     waId: sender.waId,
     ...(profileName !== null && { profileName }),
     wamid: data.key.id,
-    type: EVOLUTION_MESSAGE_TYPES[content.key] ?? content.key,
+    // Own keys only: a content key like "constructor" must not find Object's.
+    type: Object.hasOwn(EVOLUTION_MESSAGE_TYPES, content.key) ? EVOLUTION_MESSAGE_TYPES[content.key]! : content.key,
     timestamp,
     text: summarize(content.key, content.value, data.message ?? {}),
     fromMe,

@@ -10,8 +10,9 @@
  *
  *   messagesUpsert(textMessage({ from: '5511988887777', text: 'oi' }))
  *   messagesUpsert([textMessage(...), imageMessage(...)], { apikey: 'token' })
+ *   messagesUpdate({ id: sentId, remoteJid: phoneJid('5511988887777'), status: 'DELIVERY_ACK' })
  */
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 
 export type Json = Record<string, unknown>;
 
@@ -76,19 +77,89 @@ export function messagesUpsert(data: Json | Json[], options: EnvelopeOptions = {
   return webhookBody(data, { ...options, event: options.event ?? 'messages.upsert' });
 }
 
-/** A status change of a message (Evolution's `messages.update`). */
-export function messagesUpdate(options: { id: string; remoteJid: string; status?: string; fromMe?: boolean }): Json {
-  return webhookBody(
+export interface StatusUpdateOptions {
+  /** WhatsApp's id of the message (what the send answered as `key.id`). */
+  id: string;
+  remoteJid: string;
+  /** v2 names (`DELIVERY_ACK`, ...), Meta's upper-cased ones (`DELIVERED`), or Baileys' number. */
+  status?: string | number;
+  /** True (the default) for a message the business sent. */
+  fromMe?: boolean;
+}
+
+export interface StatusEnvelopeOptions {
+  instance?: string;
+  /** The envelope's `date_time` (Evolution's server clock); defaults to now. */
+  dateTime?: string;
+  /** The event name as written in the body. */
+  event?: string;
+}
+
+function statusEnvelope(data: unknown, options: StatusEnvelopeOptions): Json {
+  const body = webhookBody(data, { instance: options.instance, event: options.event ?? 'messages.update' });
+  if (options.dateTime !== undefined) body.date_time = options.dateTime;
+  return body;
+}
+
+/** Evolution's database id of a message (a cuid), which v2 puts in `messageId`; not WhatsApp's id. */
+function evolutionRowId(): string {
+  return `cm${randomBytes(12).toString('hex').slice(0, 23)}`;
+}
+
+/**
+ * A status change of a message as Evolution v2 sends it (`messages.update`): `keyId` is the
+ * message's WhatsApp id; `messageId` is Evolution's own row id.
+ */
+export function messagesUpdate(options: StatusUpdateOptions, envelope: StatusEnvelopeOptions = {}): Json {
+  return statusEnvelope(statusUpdateData(options), envelope);
+}
+
+/** The `data` of a v2 `messages.update`, for deliveries that carry several. */
+export function statusUpdateData(options: StatusUpdateOptions): Json {
+  return {
+    messageId: evolutionRowId(),
+    keyId: options.id,
+    remoteJid: options.remoteJid,
+    fromMe: options.fromMe ?? true,
+    status: options.status ?? 'READ',
+    instanceId: DEFAULT_INSTANCE_ID,
+  };
+}
+
+/** v1's shape: the message key spread out (`id`, not `keyId`), with `datetime` in epoch ms and `owner`. */
+export function messagesUpdateV1(
+  options: StatusUpdateOptions & { datetime?: number },
+  envelope: StatusEnvelopeOptions = {},
+): Json {
+  return statusEnvelope(
     {
-      messageId: randomUUID().replace(/-/g, '').slice(0, 25),
-      keyId: options.id,
       remoteJid: options.remoteJid,
       fromMe: options.fromMe ?? true,
-      participant: options.remoteJid,
+      id: options.id,
       status: options.status ?? 'READ',
-      instanceId: DEFAULT_INSTANCE_ID,
+      datetime: options.datetime ?? Date.now(),
+      owner: envelope.instance ?? DEFAULT_INSTANCE,
     },
-    { event: 'messages.update' },
+    envelope,
+  );
+}
+
+/** Baileys' own event, as older releases forwarded it: an array of `{ key, update: { status: 0..5 } }`. */
+export function messagesUpdateBaileys(
+  updates: (StatusUpdateOptions & { remoteJidAlt?: string })[],
+  envelope: StatusEnvelopeOptions = {},
+): Json {
+  return statusEnvelope(
+    updates.map((u) => ({
+      key: {
+        remoteJid: u.remoteJid,
+        fromMe: u.fromMe ?? true,
+        id: u.id,
+        ...(u.remoteJidAlt !== undefined && { remoteJidAlt: u.remoteJidAlt, addressingMode: 'lid' }),
+      },
+      update: { status: u.status ?? 4 },
+    })),
+    envelope,
   );
 }
 

@@ -9,7 +9,8 @@
  *     pushName, status, message: { conversation | extendedTextMessage | imageMessage | ... },
  *     messageType, messageTimestamp (unix seconds), instanceId, source }
  * (Evolution's `webhook.controller.ts` and `whatsapp.baileys.service.ts`.) Older releases and some
- * relays send `data` as an array of such messages; both are read.
+ * relays send `data` as an array of such messages; both are read. For `messages.update`, see
+ * `EvolutionMessageUpdate` below.
  *
  * As for the Cloud API schemas: every object is a `z.looseObject` (Baileys and Evolution add
  * fields all the time) and only what is relied on is required.
@@ -18,6 +19,9 @@ import { z } from 'zod';
 
 /** The only event that carries messages from contacts. */
 export const EVOLUTION_MESSAGES_UPSERT = 'messages.upsert';
+
+/** Status changes of messages: sent, delivered, read, played, failed (and edits, poll votes). */
+export const EVOLUTION_MESSAGES_UPDATE = 'messages.update';
 
 /**
  * Event names come as `messages.upsert` in the body, `MESSAGES_UPSERT` in Evolution's settings and
@@ -183,3 +187,43 @@ export const EVOLUTION_NON_CONTENT_KEYS = [
  * (`protocolMessage`), an edit wrapper (`editedMessage`), and encrypted poll votes.
  */
 export const EVOLUTION_NOT_A_MESSAGE_KEYS = ['protocolMessage', 'editedMessage', 'pollUpdateMessage'] as const;
+
+// ---------------------------------------------------------------------------------------------
+// messages.update
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A message's status as Evolution writes it: Baileys' names (`SERVER_ACK`, `DELIVERY_ACK`, ...),
+ * Meta's upper-cased on a Cloud-API-backed instance (`SENT`, `DELIVERED`, `READ`, `FAILED`), or
+ * Baileys' number (0 ERROR .. 5 PLAYED) in the raw shape.
+ */
+export const EvolutionMessageStatus = z.union([z.string().min(1), z.number().int()]);
+
+/**
+ * One `messages.update` item as v2 sends it:
+ *   { keyId, remoteJid, fromMe, participant?, status: "DELIVERY_ACK", messageId?, instanceId,
+ *     pollUpdates?, message? }
+ * (`messageId` is Evolution's database id, not WhatsApp's; `keyId` is WhatsApp's.) v1 spread the
+ * key instead (`{ remoteJid, fromMe, id, status, datetime, owner }`), so `id` stands in for `keyId`.
+ */
+export const EvolutionMessageUpdate = z.looseObject({
+  keyId: z.string().min(1).nullish(),
+  id: z.string().min(1).nullish(),
+  remoteJid: z.string().min(1),
+  remoteJidAlt: z.string().nullish(),
+  fromMe: z.boolean().nullish(),
+  status: EvolutionMessageStatus.nullish(),
+  /** v1: unix milliseconds of the change, by the server's clock. */
+  datetime: z.number().nullish(),
+});
+export type EvolutionMessageUpdate = z.infer<typeof EvolutionMessageUpdate>;
+
+/** Baileys' own `messages.update` item, `{ key, update: { status } }`, as older releases forwarded it. */
+export const EvolutionBaileysMessageUpdate = z.looseObject({
+  key: EvolutionMessageKey,
+  update: z.looseObject({ status: EvolutionMessageStatus.nullish() }),
+});
+export type EvolutionBaileysMessageUpdate = z.infer<typeof EvolutionBaileysMessageUpdate>;
+
+/** Baileys' numeric statuses (proto.WebMessageInfo.Status), by value. */
+export const EVOLUTION_NUMERIC_STATUSES = ['ERROR', 'PENDING', 'SERVER_ACK', 'DELIVERY_ACK', 'READ', 'PLAYED'] as const;

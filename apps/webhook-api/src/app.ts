@@ -2,10 +2,11 @@ import express, { type ErrorRequestHandler, type RequestHandler } from 'express'
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Db } from '@zapflow/db';
-import type { Producer, sendQueue } from '@zapflow/queue-contracts';
+import type { inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
 import type { Logger } from '@zapflow/logger';
 import { errorFields } from '@zapflow/logger';
 import { HttpError } from './http-error';
+import { InboxWriter } from './inbox-writer';
 import type { IngestDeps } from './ingest.service';
 import type { ApiMetrics } from './metrics';
 import type { OutboundApiDeps } from './outbound.service';
@@ -15,9 +16,10 @@ import { evolutionWebhookRouter, type EvolutionWebhookOptions } from './routes/e
 import { healthRouter } from './routes/health.route';
 import { whatsappWebhookRouter, type WhatsAppWebhookOptions } from './routes/whatsapp-webhook.route';
 
-export interface AppDeps extends IngestDeps {
+export interface AppDeps extends Omit<IngestDeps, 'writer'> {
   redis: Redis;
   db: Db;
+  inbox: Producer<typeof inboxQueue.schema>;
   logger: Logger;
   metrics: ApiMetrics;
   queues: Queue[];
@@ -39,8 +41,9 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  app.use(whatsappWebhookRouter(deps, deps.webhook));
-  app.use(evolutionWebhookRouter(deps, deps.evolution));
+  const ingest = { ...deps, writer: new InboxWriter(deps) };
+  app.use(whatsappWebhookRouter(ingest, deps.webhook));
+  app.use(evolutionWebhookRouter(ingest, deps.evolution));
   app.use(ADMIN_QUEUES_PATH, ...adminRouter(deps.queues, deps.admin));
   app.use(
     '/api',

@@ -1,7 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from '@zapflow/logger';
-import type { Db, NewInboxEvent } from '@zapflow/db';
-import type { Producer, inboxQueue } from '@zapflow/queue-contracts';
+import type { NewInboxEvent } from '@zapflow/db';
 import {
   evolutionApiKeyOf,
   extractEvolutionEvents,
@@ -11,7 +10,7 @@ import {
   type StoredInboundMessage,
   type StoredStatusUpdate,
 } from '@zapflow/whatsapp';
-import { recordAndQueue } from './inbox-writer';
+import { recordAndQueue, type InboxWriter } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
 const PROVIDER = 'evolution';
@@ -24,8 +23,7 @@ const PROVIDER = 'evolution';
 export const EVOLUTION_FAILED_CODE = 0;
 
 export interface EvolutionIngestDeps {
-  db: Db;
-  inbox: Producer<typeof inboxQueue.schema>;
+  writer: InboxWriter;
   metrics: ApiMetrics;
   logger: Logger;
 }

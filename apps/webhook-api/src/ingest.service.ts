@@ -1,13 +1,12 @@
 import type { Logger } from '@zapflow/logger';
-import type { Db, NewInboxEvent } from '@zapflow/db';
-import type { Producer, inboxQueue } from '@zapflow/queue-contracts';
+import type { NewInboxEvent } from '@zapflow/db';
 import { extractEvents } from '@zapflow/whatsapp';
-import { recordAndQueue } from './inbox-writer';
+import { recordAndQueue, type InboxWriter } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
 export interface IngestDeps {
-  db: Db;
-  inbox: Producer<typeof inboxQueue.schema>;
+  /** The durable inbox and its queue, written in batches across concurrent deliveries. */
+  writer: InboxWriter;
   metrics: ApiMetrics;
   logger: Logger;
   /** Business numbers this deployment answers for; empty means all. */

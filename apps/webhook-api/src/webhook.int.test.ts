@@ -114,6 +114,27 @@ describe('POST /webhook/whatsapp', () => {
     expect(await inbox.count()).toBe(1);
   });
 
+  it('records concurrent deliveries together, each answered after its own commit, a repeat once', async () => {
+    // Deliveries that arrive while others are being written share one INSERT (the inbox writer).
+    const repeated = text('a mesma, várias vezes');
+    const distinct = Array.from({ length: 30 }, (_, i) =>
+      text(`mensagem ${i}`, `55119770${String(i).padStart(5, '0')}`),
+    );
+    const answers = await Promise.all([...distinct, ...Array.from({ length: 5 }, () => repeated)].map(signed));
+    expect(answers.map((a) => a.status)).toEqual(Array.from({ length: 35 }, () => 200));
+    const outcomes = (await Promise.all(answers.map((a) => a.json()))) as { new: number; duplicates: number }[];
+    expect(outcomes.slice(0, 30).every((o) => o.new === 1)).toBe(true);
+    expect(
+      outcomes
+        .slice(30)
+        .map((o) => o.new)
+        .sort(),
+    ).toEqual([0, 0, 0, 0, 1]);
+    expect(await inbox.count()).toBe(31);
+    const wamid = (repeated.entry[0]!.changes[0]!.value.messages as { id: string }[])[0]!.id;
+    expect(await db.inboxEvent.count({ where: { dedupeKey: wamid } })).toBe(1);
+  });
+
   it('records two messages of one delivery as two events', async () => {
     const from = '5511977776666';
     const payload = fx.messagesNotification({

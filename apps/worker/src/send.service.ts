@@ -7,6 +7,7 @@ import {
   markSendAsTemplate,
   markSendRetrying,
   markSent,
+  nextUnsent,
   type Db,
 } from '@zapflow/db';
 import { errorFields, type Logger } from '@zapflow/logger';
@@ -45,6 +46,8 @@ export interface SendDeps {
   sendLeaseMs: number;
   /** WhatsApp's customer-service window (`CUSTOMER_SERVICE_WINDOW_MS`). */
   windowMs: number;
+  /** Runs these messages' send jobs now if they are waiting out a delay (the next of a conversation). */
+  wake?: ((messageIds: string[]) => Promise<void>) | undefined;
 }
 
 export type SendOutcome =
@@ -144,6 +147,14 @@ export async function sendOutbound(
     type: content.type,
     ...(message.fallbackStage && { fallbackStage: message.fallbackStage }),
   });
+  // The conversation's next message polls for this one; tell it now instead.
+  if (deps.wake && !message.broadcastId) {
+    try {
+      await deps.wake(await nextUnsent(deps.db, messageId));
+    } catch (error) {
+      log.debug('could not wake the next message; it will look again shortly', errorFields(error));
+    }
+  }
   return { providerMessageId };
 }
 

@@ -205,7 +205,11 @@ describe('the fallback chain', () => {
     const id = await queue(to, text('nada funciona'));
     const row = await settled(id);
     expect(row).toMatchObject({ status: 'manual', fallbackStage: 'requeued', errorCode: '131000' });
-    expect(row.alertedAt).not.toBeNull();
+    // The alert is recorded just after the move to the manual queue.
+    await waitFor(
+      'the alert to be recorded',
+      async () => (await db.message.findUniqueOrThrow({ where: { id } })).alertedAt,
+    );
     // Three attempts, the alternate, and the one last retry, which jumped the queue.
     expect(graph.requests.filter((r) => (r.body as { to?: string }).to === to)).toHaveLength(4);
     expect(evolution.received.filter((r) => r.body.includes(to))).toHaveLength(1);

@@ -129,6 +129,12 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
         fallback,
         logger,
         sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000,
+        wake: async (messageIds) => {
+          for (const id of messageIds) {
+            const job = await sendQ.getJob(sendQueue.jobId!({ messageId: id }));
+            if (job && (await job.isDelayed())) await job.promote().catch(() => undefined); // it just ran
+          }
+        },
         windowMs: config.CUSTOMER_SERVICE_WINDOW_MS,
       }) as Processor,
       {

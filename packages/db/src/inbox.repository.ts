@@ -15,6 +15,8 @@ export interface NewInboxEvent {
 export interface RecordedInboxEvent {
   id: string;
   kind: InboxKind;
+  provider: string;
+  channelKey: string;
   dedupeKey: string;
 }
 
@@ -29,7 +31,7 @@ export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promis
     `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload, sender)
      SELECT p, k, c, d, j::jsonb, s FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(p, k, c, d, j, s)
      ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING
-     RETURNING id, kind, dedupe_key AS "dedupeKey"`,
+     RETURNING id, kind, provider, channel_key AS "channelKey", dedupe_key AS "dedupeKey"`,
     events.map((e) => e.provider),
     events.map((e) => e.kind),
     events.map((e) => e.channelKey),

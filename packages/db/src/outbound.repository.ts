@@ -253,6 +253,22 @@ export async function earlierUnsent(db: Db, messageId: string): Promise<'none' |
   return row ? (row.retrying ? 'retrying' : 'in_flight') : 'none';
 }
 
+/**
+ * The next messages of a conversation waiting to go out after this one (not broadcasts, which
+ * keep no order): once this one is sent they need not wait out their polling delay.
+ */
+export async function nextUnsent(db: Db, messageId: string, limit = 2): Promise<string[]> {
+  const rows = await db.$queryRaw<{ id: string }[]>`
+    SELECT other.id FROM messages me
+    JOIN messages other ON other.conversation_id = me.conversation_id
+    WHERE me.id = ${messageId}::uuid AND me.broadcast_id IS NULL
+      AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
+      AND other.id <> me.id
+    ORDER BY other.created_at, other.reply_index
+    LIMIT ${limit}`;
+  return rows.map((r) => r.id);
+}
+
 /** A conversation's outbound messages still to send, oldest first (re-queued after a crash). */
 export function unsentOutbound(db: Db, conversationId: string) {
   return db.message.findMany({

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { Idempotency } from '@zapflow/idempotency';
-import { quantile, type BenchResult } from './result';
+import { deletePrefixedKeys, quantile, type BenchResult } from './result';
 
 /**
  * An idempotency claim against the cheapest thing it could be: one raw Redis `SET NX` round trip.
@@ -35,12 +35,7 @@ export async function idempotencyBench({
       await time(raw, () => redis.set(`${prefix}:raw:${randomUUID()}`, '1', 'PX', 60_000, 'NX'));
     }
   } finally {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await deletePrefixedKeys(redis, prefix);
     redis.disconnect();
   }
   const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { Client } from 'pg';
 import { ensureDatabase, migrate, quoteIdent } from '@zapflow/db';
 import { signBody, webhookFixtures as fx } from '@zapflow/whatsapp';
-import type { BenchResult } from './result';
+import { deletePrefixedKeys, type BenchResult } from './result';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 const SECRET = 'bench-app-secret';
@@ -170,12 +170,7 @@ async function dropDatabase(serverUrl: string, name: string): Promise<void> {
 async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   const redis = new Redis(redisUrl);
   try {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-      cursor = next;
-      if (keys.length) await redis.unlink(...keys);
-    } while (cursor !== '0');
+    await deletePrefixedKeys(redis, prefix);
   } finally {
     redis.disconnect();
   }

@@ -1,65 +1,28 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import { createDb, type Db } from '@zapflow/db';
-import { createLogger } from '@zapflow/logger';
-import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
-import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
-import { createApp } from './app';
-import { createMetrics } from './metrics';
+import type { Db } from '@zapflow/db';
+import { sendQueue } from '@zapflow/queue-contracts';
+import { startTestServer, type TestServer } from './test-server';
 
 // The sending API (`/api/messages`, `/api/broadcasts`, `/api/monitoring/retry-failed`) against
 // the real PostgreSQL and Redis: what it writes to the outbox and which jobs it queues.
 
-const prefix = uniquePrefix('outbound-api');
 const FROM = '106540352242922';
-let database: TestDatabase;
+let server: TestServer;
 let db: Db;
-let redis: Redis;
-let queues: Queue[];
 let sendQ: Queue;
-let server: Server;
 let base: string;
 const auth = { Authorization: 'Bearer secret-key', 'Content-Type': 'application/json' };
 
 beforeAll(async () => {
-  database = await createTestDatabase();
-  db = createDb({ url: database.url });
-  redis = createRedis(TEST_REDIS_URL, 'producer');
-  queues = ALL_QUEUES.map((c) => createQueue(c, redis, prefix));
-  sendQ = queues.find((q) => q.name === sendQueue.name)!;
-  const app = createApp({
-    db,
-    redis,
-    logger: createLogger({ service: 'outbound-api-test', level: 'error', silent: true }),
-    metrics: createMetrics(),
-    queues,
-    inbox: new Producer(
-      inboxQueue,
-      queues.find((q) => q.name === inboxQueue.name)!,
-    ),
-    phoneNumberIds: [],
-    webhook: { appSecret: 'secret', verifyToken: 'verify-me', bodyLimitBytes: 64 * 1024 },
-    evolution: { apiKey: undefined, bodyLimitBytes: 64 * 1024 },
-    admin: { user: 'admin', password: 'pw' },
+  server = await startTestServer('outbound-api', {
     apiKeys: [{ org: 'acme', key: 'secret-key' }],
-    send: new Producer(sendQueue, sendQ),
     sending: { provider: 'cloud', maxTextChars: 4096 },
   });
-  server = app.listen(0);
-  await new Promise((r) => server.once('listening', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  ({ db, base } = server);
+  sendQ = server.queue(sendQueue.name);
 });
-afterAll(async () => {
-  await new Promise((r) => server.close(r));
-  await Promise.all(queues.map((q) => q.close()));
-  redis.disconnect();
-  await db.$disconnect();
-  await database.drop();
-  await deleteKeys(prefix);
-});
+afterAll(() => server.close());
 
 async function api(path: string, body?: unknown, method = body === undefined ? 'GET' : 'POST') {
   const res = await fetch(`${base}/api${path}`, {

@@ -28,6 +28,7 @@ import { FallbackChain } from './fallback-chain';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
 import { sendOutbound, type SendDeps } from './send.service';
+import { SentMarkers } from './sent-markers';
 import { handleStatus, StatusTargetNotFound, type StatusDeps } from './status.service';
 import { sweep, type SweepDeps } from './sweep.service';
 import { TurnScheduler } from './turn-scheduler';
@@ -168,6 +169,32 @@ describe('sending through the Cloud API', () => {
       providerMessageId: result!.providerMessageId,
       sendAttempts: 1,
     });
+  });
+
+  it('records, instead of sending again, a message an earlier attempt got out but could not record', async () => {
+    const reply = await queuedReply();
+    const markers = new SentMarkers(redis, prefix);
+    // What an attempt leaves when the provider accepted the message and the database then failed.
+    await markers.note(reply.id, { providerMessageId: 'wamid.sent-before', asTemplate: false });
+    await db.message.update({ where: { id: reply.id }, data: { status: 'sending', updatedAt: new Date(0) } });
+    const requests = graph.requests.length;
+    expect(await sendOutbound({ ...sendDeps, sent: markers }, reply.id, { isLastAttempt: false })).toEqual({
+      providerMessageId: 'wamid.sent-before',
+    });
+    expect(graph.requests.length).toBe(requests);
+    expect(await db.message.findUniqueOrThrow({ where: { id: reply.id } })).toMatchObject({
+      status: 'sent',
+      providerMessageId: 'wamid.sent-before',
+    });
+  });
+
+  it('notes each send in Redis before recording it', async () => {
+    const reply = await queuedReply();
+    const markers = new SentMarkers(redis, prefix);
+    const sent = (await sendOutbound({ ...sendDeps, sent: markers }, reply.id, { isLastAttempt: false })) as {
+      providerMessageId: string;
+    };
+    expect(await markers.find(reply.id)).toMatchObject({ providerMessageId: sent.providerMessageId });
   });
 
   it('never sends a message twice', async () => {

@@ -15,6 +15,7 @@ import { SendError, type OutgoingContent, type WhatsAppSender } from '@zapflow/w
 import { contentOf, windowTemplateOf } from '@zapflow/whatsapp';
 import type { FallbackChain } from './fallback-chain';
 import type { SendLimits } from './send-limits';
+import type { SentMarkers, SentNote } from './sent-markers';
 
 /** How soon a message waiting for an earlier one of its conversation looks again... */
 const WAIT_FOR_EARLIER_MS = 200;
@@ -46,6 +47,8 @@ export interface SendDeps {
   sendLeaseMs: number;
   /** WhatsApp's customer-service window (`CUSTOMER_SERVICE_WINDOW_MS`). */
   windowMs: number;
+  /** What the provider accepted, noted before the database records it. */
+  sent?: SentMarkers | undefined;
   /** Runs these messages' send jobs now if they are waiting out a delay (the next of a conversation). */
   wake?: ((messageIds: string[]) => Promise<void>) | undefined;
 }
@@ -75,6 +78,17 @@ export async function sendOutbound(
   if (message.status !== 'queued' && message.status !== 'sending') {
     log.info('message already sent or settled; nothing to do', { status: message.status });
     return null;
+  }
+  // An earlier attempt got it out but could not record it (the database was down, or the worker
+  // died): record it now, never send it twice.
+  const sentBefore = await deps.sent?.find(messageId);
+  if (sentBefore) {
+    if (message.status === 'queued') await claimForSending(deps.db, messageId, 0);
+    await recordSent(deps, messageId, sentBefore, log);
+    log.warn('message was sent by an earlier attempt that could not record it; recorded now', {
+      providerMessageId: sentBefore.providerMessageId,
+    });
+    return { providerMessageId: sentBefore.providerMessageId };
   }
   // A conversation's messages go out in the order they were written.
   const earlier = await earlierUnsent(deps.db, messageId);
@@ -138,9 +152,16 @@ export async function sendOutbound(
       error instanceof SendError ? error : new SendError((error as Error).message ?? String(error), 'internal', true);
     return afterFailure(deps, message, { failure, content, windowTemplate, isLastAttempt, route }, log);
   }
-  // The provider has the message: from here on, never send it again. Recording the wamid is
-  // retried in place; if the database stays down, the row is left `sending` (not `queued`).
-  await recordSent(deps, messageId, providerMessageId, { route, asTemplate: content.type === 'template' }, log);
+  // The provider has the message: from here on, never send it again. The note comes first (one
+  // Redis write); recording the wamid is retried in place, and if the database stays down the
+  // row is left `sending`, and the next attempt records it from the note.
+  const how: SentNote = { providerMessageId, viaChannelId: route.channel?.id, asTemplate: content.type === 'template' };
+  await deps.sent
+    ?.note(messageId, how)
+    .catch((error: unknown) =>
+      log.warn('could not note the send in Redis; recording it in the database', errorFields(error)),
+    );
+  await recordSent(deps, messageId, how, log);
   log.info('message sent', {
     providerMessageId,
     provider: route.sender.provider,
@@ -205,24 +226,20 @@ async function afterFailure(
   throw new UnrecoverableError(`send of ${message.id} failed: ${failure.code} ${failure.message}`);
 }
 
-async function recordSent(
-  deps: SendDeps,
-  messageId: string,
-  providerMessageId: string,
-  { route, asTemplate }: { route: Route; asTemplate: boolean },
-  log: Logger,
-): Promise<void> {
+async function recordSent(deps: SendDeps, messageId: string, how: SentNote, log: Logger): Promise<void> {
+  const { providerMessageId } = how;
   for (let attempt = 1; ; attempt++) {
     try {
-      await markSent(deps.db, messageId, providerMessageId, { viaChannelId: route.channel?.id, asTemplate });
+      await markSent(deps.db, messageId, providerMessageId, how);
       return;
     } catch (error) {
       if (attempt >= 5) {
-        log.error('message sent but its wamid could not be stored; it will not be sent again', {
+        log.error('message sent but not recorded yet; a later attempt records it from its Redis note', {
           providerMessageId,
           ...errorFields(error),
         });
-        throw new UnrecoverableError(`message ${messageId} was sent as ${providerMessageId} but not recorded`);
+        // Retried by the queue (or re-queued by the sweeper): that attempt finds the note.
+        throw new Error(`message ${messageId} was sent as ${providerMessageId} but not recorded yet`);
       }
       await new Promise((r) => setTimeout(r, 200 * 2 ** attempt));
     }

@@ -25,6 +25,7 @@ import { turnProcessor } from './processors/turn.processor';
 import { FallbackChain } from './fallback-chain';
 import { createAlternateRoute, createSender } from './sender.factory';
 import { SendLimits } from './send-limits';
+import { SentMarkers } from './sent-markers';
 import { TurnScheduler } from './turn-scheduler';
 
 export interface WorkerApp {
@@ -129,6 +130,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
         fallback,
         logger,
         sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000,
+        sent: new SentMarkers(connection, config.QUEUE_PREFIX),
         wake: async (messageIds) => {
           for (const id of messageIds) {
             const job = await sendQ.getJob(sendQueue.jobId!({ messageId: id }));

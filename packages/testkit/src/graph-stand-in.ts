@@ -32,6 +32,7 @@ export class GraphStandIn {
   readonly requests: { path: string; authorization: string | undefined; body: unknown }[] = [];
   private readonly plan: Behaviour[] = [];
   private readonly plans = new Map<string, Behaviour[]>();
+  private storm: { until: number; failures: Extract<Behaviour, { kind: 'fail' }>[]; next: number } | undefined;
   private readonly held: { release: () => void }[] = [];
   private readonly holdWaiters: (() => void)[] = [];
   private server?: http.Server;
@@ -48,6 +49,11 @@ export class GraphStandIn {
   /** Queue behaviours for the next requests, in order; requests past the plan succeed. */
   next(...behaviours: Behaviour[]): void {
     this.plan.push(...behaviours);
+  }
+
+  /** Every request fails for `ms`, taking the given failures in turn (an outage: 500s, 429s). */
+  stormFor(ms: number, ...failures: Extract<Behaviour, { kind: 'fail' }>[]): void {
+    this.storm = { until: Date.now() + ms, failures, next: 0 };
   }
 
   /** Queue behaviours for the next messages to one recipient (`to`); they go before the shared plan. */
@@ -114,7 +120,12 @@ export class GraphStandIn {
       });
     }
     const own = typeof body.to === 'string' ? this.plans.get(body.to) : undefined;
-    const behaviour = own?.length ? own.shift() : this.plan.shift();
+    const storm = this.storm && Date.now() < this.storm.until ? this.storm : undefined;
+    const behaviour = storm
+      ? storm.failures[storm.next++ % storm.failures.length]
+      : own?.length
+        ? own.shift()
+        : this.plan.shift();
     if (behaviour?.kind === 'fail') {
       return this.reply(
         res,

@@ -1,0 +1,26 @@
+import { describe, expect, it } from '@jest/globals';
+import { TEST_REDIS_URL } from '@zapflow/testkit';
+import { memoryBench } from './memory.bench';
+import { pipelineBench } from './pipeline.bench';
+
+// Speed is not judged here (that is `npm run bench`'s job): this keeps the pipeline and memory
+// benchmarks runnable (they start the built webhook-api and workers) and in the contract's shape.
+const databaseUrl = process.env.TEST_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+const KEYS = ['at', 'baseline', 'name', 'notes', 'p50_ms', 'p99_ms', 'ratio', 'unit', 'value'].sort();
+
+describe('pipeline and memory benchmarks', () => {
+  it('answers every paced message through the whole path and reports in the contract format', async () => {
+    const result = await pipelineBench({ redisUrl: TEST_REDIS_URL, databaseUrl, seconds: 1, rate: 20, workers: 1 });
+    expect(Object.keys(result).sort()).toEqual(KEYS);
+    expect(result.value).toBeGreaterThan(0);
+    expect(result.baseline.value).toBeGreaterThan(0);
+    expect(result.notes).toMatch(/\(20\/20 answered\)/);
+  }, 120_000);
+
+  it('samples a worker through a short soak', async () => {
+    const result = await memoryBench({ redisUrl: TEST_REDIS_URL, databaseUrl, seconds: 3, rate: 5, contacts: 5 });
+    expect(Object.keys(result).sort()).toEqual(KEYS);
+    expect(result.value).toBeGreaterThan(30);
+    expect(result.notes).toMatch(/0 not accepted/);
+  }, 120_000);
+});

@@ -1,0 +1,186 @@
+import autocannon from 'autocannon';
+import { Queue, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { signBody, webhookFixtures as fx } from '@zapflow/whatsapp';
+import { quantile, type BenchResult } from './result';
+import { ReplyClock } from './reply-clock';
+import { BenchStack, freePort, waitForPort } from './stack';
+
+export const SECRET = 'bench-app-secret';
+export const TOKEN = 'bench-token';
+
+let contactSeq = 0;
+/** One message from a contact never seen before, signed as Meta signs it. */
+export function notification(
+  from = `55${String(Date.now() % 1e6).padStart(6, '0')}${String(++contactSeq).padStart(5, '0')}`,
+): { from: string; body: string; signature: string } {
+  const body = JSON.stringify(fx.messagesNotification({ messages: [fx.textMessage({ from, body: 'oi' })] }));
+  return { from, body, signature: signBody(body, SECRET) };
+}
+
+/** The message path tuned for measuring it: the local engine, no debounce, limits out of the way. */
+export function pipelineEnv(stack: BenchStack, port: number, graphUrl: string): Record<string, string> {
+  return stack.env({
+    PORT: String(port),
+    WHATSAPP_PROVIDER: 'cloud',
+    WHATSAPP_APP_SECRET: SECRET,
+    WHATSAPP_ACCESS_TOKEN: TOKEN,
+    WHATSAPP_API_BASE_URL: graphUrl,
+    DEBOUNCE_MS: '0',
+    WORKER_CONCURRENCY: '50',
+    SEND_RATE_PER_NUMBER_PER_S: '100000',
+    SEND_RATE_PER_RECIPIENT_INTERVAL_MS: '1',
+  });
+}
+
+/**
+ * The whole message path: signed webhook → webhook-api → inbox → worker (turn with the local
+ * engine, debounce off) → send → a Graph API stand-in, with the built deployables (webhook-api and
+ * `workers` worker processes) on the real PostgreSQL and Redis. Two measurements:
+ * - latency at a fixed offered load (`rate` messages/s for `seconds`): webhook-to-reply p50/p99;
+ * - throughput: as many webhooks as 50 connections deliver for `seconds`, replies per second.
+ * Baseline: raw BullMQ on the same Redis, `add` → no-op worker (concurrency 50), jobs/s.
+ * Targets: >= 1,000 messages/s, ratio >= 0.25, p50 <= 50 ms at 200 messages/s.
+ */
+export async function pipelineBench({
+  redisUrl,
+  databaseUrl,
+  seconds = 10,
+  rate = 200,
+  workers = 2,
+}: {
+  redisUrl: string;
+  databaseUrl: string;
+  seconds?: number;
+  rate?: number;
+  workers?: number;
+}): Promise<BenchResult> {
+  const stack = await new BenchStack(databaseUrl, redisUrl).prepare();
+  const clock = await new ReplyClock().start();
+  try {
+    const port = await freePort();
+    const env = pipelineEnv(stack, port, clock.url);
+    stack.spawn('webhook-api', env);
+    for (let i = 0; i < workers; i++) stack.spawn('worker', env);
+    await waitForPort(port);
+    const url = `http://127.0.0.1:${port}/webhook/whatsapp`;
+    const sentAt = new Map<string, number>();
+    const deliver = async () => {
+      const n = notification();
+      sentAt.set(n.from, performance.now());
+      const res = await fetch(url, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': n.signature },
+        body: n.body,
+      });
+      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+      return n.from;
+    };
+    const repliesTo = async (contacts: string[], timeoutMs: number) => {
+      const deadline = Date.now() + timeoutMs;
+      while (contacts.some((c) => !clock.replyAt.has(c)) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      return contacts.filter((c) => clock.replyAt.has(c));
+    };
+
+    // Warm up: connections, JIT, the workers' first jobs.
+    await repliesTo(await Promise.all(Array.from({ length: 50 }, deliver)), 60_000);
+
+    // Latency at a fixed offered load: the target's, and a tenth of it (what a machine that
+    // cannot keep up with the first still answers promptly).
+    const pacedLoad = async (perSecond: number) => {
+      const sends: Promise<string>[] = [];
+      const t0 = performance.now();
+      for (let i = 0; i < perSecond * seconds; i++) {
+        const wait = t0 + (i * 1000) / perSecond - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        sends.push(deliver());
+      }
+      const contacts = await Promise.all(sends);
+      const answered = await repliesTo(contacts, 180_000);
+      return { sent: contacts.length, latencies: answered.map((c) => clock.replyAt.get(c)! - sentAt.get(c)!) };
+    };
+    const light = await pacedLoad(rate / 10);
+    const paced = await pacedLoad(rate);
+    const latencies = paced.latencies;
+
+    // Throughput: as much as 50 connections deliver.
+    const floodContacts: string[] = [];
+    const floodStart = performance.now();
+    const flood = await autocannon({
+      url,
+      connections: 50,
+      duration: seconds,
+      requests: [
+        {
+          method: 'POST',
+          setupRequest: (request) => {
+            const n = notification();
+            floodContacts.push(n.from);
+            sentAt.set(n.from, performance.now());
+            return {
+              ...request,
+              body: n.body,
+              headers: { 'content-type': 'application/json', 'x-hub-signature-256': n.signature },
+            };
+          },
+        },
+      ],
+    });
+    const accepted = flood['2xx'];
+    // Requests still in flight when autocannon stopped may not have been accepted: count replies.
+    await repliesTo(floodContacts.slice(0, accepted), 180_000);
+    const floodReplies = floodContacts.filter((c) => clock.replyAt.has(c));
+    const lastReply = Math.max(...floodReplies.map((c) => clock.replyAt.get(c)!));
+    const throughput = floodReplies.length / ((lastReply - floodStart) / 1000);
+
+    const baseline = await rawBullmq(redisUrl, `${stack.prefix}-raw`, seconds);
+    return {
+      name: 'pipeline',
+      at: new Date().toISOString(),
+      unit: 'messages/s answered, webhook to reply (sustained, 50 connections)',
+      value: Math.round(throughput),
+      baseline: { name: 'raw BullMQ add -> no-op worker, jobs/s', value: Math.round(baseline) },
+      ratio: Number((throughput / baseline).toFixed(3)),
+      p50_ms: Number(quantile(latencies, 0.5).toFixed(1)),
+      p99_ms: Number(quantile(latencies, 0.99).toFixed(1)),
+      notes:
+        `${workers} worker processes, local engine, debounce off, a new contact per message; ` +
+        `p50/p99 at ${rate} messages/s offered for ${seconds} s (${paced.latencies.length}/${paced.sent} answered); ` +
+        `at ${rate / 10}/s: p50 ${quantile(light.latencies, 0.5).toFixed(1)} ms, p99 ${quantile(light.latencies, 0.99).toFixed(1)} ms; ` +
+        `flood: ${accepted} webhooks accepted, ${floodReplies.length} replies; ` +
+        `targets: >= 1000 messages/s, ratio >= 0.25, p50 <= 50 ms at 200 messages/s`,
+    };
+  } finally {
+    await clock.stop();
+    await stack.close();
+  }
+}
+
+/** What BullMQ alone does on this machine: 50 producers adding jobs, a worker completing them. */
+async function rawBullmq(redisUrl: string, prefix: string, seconds: number): Promise<number> {
+  const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  const queue = new Queue('raw', { connection, prefix });
+  let completed = 0;
+  const worker = new Worker('raw', async () => undefined, { connection, prefix, concurrency: 50 });
+  worker.on('completed', () => completed++);
+  try {
+    const until = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: 50 }, async () => {
+        while (performance.now() < until) await queue.add('noop', { n: 1 }, { removeOnComplete: true });
+      }),
+    );
+    const elapsed = performance.now() - (until - seconds * 1000);
+    const waited = performance.now();
+    while ((await queue.count()) > 0 && performance.now() - waited < 30_000)
+      await new Promise((r) => setTimeout(r, 50));
+    return completed / ((elapsed + (performance.now() - waited)) / 1000);
+  } finally {
+    await worker.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+    connection.disconnect();
+  }
+}

@@ -1,0 +1,107 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { Client } from 'pg';
+import { ensureDatabase, migrate, quoteIdent } from '@zapflow/db';
+import { deletePrefixedKeys } from './result';
+
+const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
+
+/**
+ * What a benchmark runs against: a migrated database and a Redis prefix of its own, and the
+ * built deployables as child processes (what production runs). `close()` kills them and removes
+ * the database and the keys, whatever happened.
+ */
+export class BenchStack {
+  readonly prefix = `zfbench-${randomUUID().slice(0, 8)}`;
+  readonly databaseUrl: string;
+  private readonly dbName = `zapflow_bench_${randomUUID().slice(0, 8)}`;
+  private readonly children: ChildProcess[] = [];
+
+  constructor(
+    private readonly serverUrl: string,
+    readonly redisUrl: string,
+  ) {
+    const url = new URL(serverUrl);
+    url.pathname = `/${this.dbName}`;
+    this.databaseUrl = url.toString();
+  }
+
+  async prepare(): Promise<this> {
+    await ensureDatabase(this.databaseUrl);
+    await migrate(this.databaseUrl);
+    return this;
+  }
+
+  /** The environment every app of this stack shares; `extra` adds or overrides. */
+  env(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'development',
+      LOG_FORMAT: 'json',
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: this.databaseUrl,
+      REDIS_URL: this.redisUrl,
+      QUEUE_PREFIX: this.prefix,
+      ADMIN_PASSWORD: 'bench',
+      WORKER_METRICS_PORT: '0',
+      SCHEDULER_METRICS_PORT: '0',
+      ...extra,
+    };
+  }
+
+  /** Starts a built app (`apps/<name>/dist/main.js`), or a script given as `['-e', source]`. */
+  spawn(app: 'webhook-api' | 'worker' | 'scheduler' | ['-e', string], env: Record<string, string>): ChildProcess {
+    const args = typeof app === 'string' ? [path.join(ROOT, 'apps', app, 'dist', 'main.js')] : app;
+    const child = spawn(process.execPath, args, { env, cwd: ROOT, stdio: 'ignore' });
+    this.children.push(child);
+    return child;
+  }
+
+  async close(): Promise<void> {
+    for (const child of this.children) child.kill('SIGKILL');
+    const admin = new URL(this.serverUrl);
+    admin.pathname = '/postgres';
+    const client = new Client({ connectionString: admin.toString() });
+    await client.connect();
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(this.dbName)} WITH (FORCE)`);
+    } finally {
+      await client.end();
+    }
+    const redis = new Redis(this.redisUrl);
+    try {
+      await deletePrefixedKeys(redis, this.prefix);
+    } finally {
+      redis.disconnect();
+    }
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves once something answers HTTP on `port` (any status). */
+export async function waitForPort(port: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await fetch(`http://127.0.0.1:${port}/`);
+      return;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) throw new Error(`nothing listened on port ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}

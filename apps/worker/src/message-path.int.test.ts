@@ -433,6 +433,19 @@ describe('the sweeper', () => {
     expect(again.inboxExamined).toBe(0);
   });
 
+  it('queues again an event whose job is left in no list (written to after a Redis flush)', async () => {
+    const { inboxEventId } = await receive('órfã');
+    await db.inboxEvent.update({ where: { id: inboxEventId }, data: { receivedAt: new Date(Date.now() - 120_000) } });
+    const jobId = `inbox-${inboxEventId}`;
+    await new Producer(inboxQueue, inboxQ).add({ inboxEventId, kind: 'message' });
+    // The hash stays, its place in the queue is gone: what a flush mid-job leaves behind.
+    await redis.lrem(`${prefix}:inbox:wait`, 0, jobId);
+    expect(await (await inboxQ.getJob(jobId))!.getState()).toBe('unknown');
+    await sweep(sweepDeps, { afterMs: 60_000 });
+    expect(await (await inboxQ.getJob(jobId))!.getState()).toBe('waiting');
+    expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: inboxEventId } })).sweepCount).toBe(1);
+  });
+
   it('leaves recent events alone', async () => {
     const { inboxEventId } = await receive('recente');
     await sweep(sweepDeps, { afterMs: 60_000 });

@@ -90,17 +90,19 @@ export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps =
 }
 
 /**
- * Whether the job must be added again: it is missing (never queued, or lost with Redis), or it
- * ended without finishing the row's work (failed, or completed yet the row is still open). A job
- * that is waiting, delayed or running is left alone.
+ * Whether the job must be added again: it is missing (never queued, or lost with Redis), left
+ * behind by a flush, or it ended without finishing the row's work (failed, or completed yet the
+ * row is still open). A job that is waiting, delayed or running is left alone.
  */
 async function requeue(queue: Queue, jobId: string): Promise<boolean> {
   const job = await queue.getJob(jobId);
   if (!job) return true;
   const state = await job.getState();
-  if (state === 'failed' || state === 'completed') {
+  // 'unknown': the job's hash outlived its place in the queue (a worker wrote to it after a
+  // Redis flush). Adding under the same id would be a no-op and the work would wait forever.
+  if (state === 'failed' || state === 'completed' || state === 'unknown') {
     await job.remove();
     return true;
   }
-  return state === 'unknown';
+  return false;
 }

@@ -188,13 +188,22 @@ describe('sending through the Cloud API', () => {
     });
   });
 
-  it('notes each send in Redis before recording it', async () => {
+  it('forgets the note once the send is recorded, and a stale note never blocks sending again', async () => {
     const reply = await queuedReply();
     const markers = new SentMarkers(redis, prefix);
     const sent = (await sendOutbound({ ...sendDeps, sent: markers }, reply.id, { isLastAttempt: false })) as {
       providerMessageId: string;
     };
-    expect(await markers.find(reply.id)).toMatchObject({ providerMessageId: sent.providerMessageId });
+    expect(await markers.find(reply.id)).toBeNull();
+    // A note left behind (Redis answered late) for the send already recorded...
+    await markers.note(reply.id, { providerMessageId: sent.providerMessageId, asTemplate: false });
+    // ...and the message goes back to the outbox on purpose (a failed delivery, a resend).
+    await db.message.update({ where: { id: reply.id }, data: { status: 'queued' } });
+    const again = (await sendOutbound({ ...sendDeps, sent: markers }, reply.id, { isLastAttempt: false })) as {
+      providerMessageId: string;
+    };
+    expect(again.providerMessageId).not.toBe(sent.providerMessageId);
+    expect(graph.textsTo(reply.from)).toHaveLength(2);
   });
 
   it('never sends a message twice', async () => {

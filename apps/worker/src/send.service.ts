@@ -82,7 +82,9 @@ export async function sendOutbound(
   // An earlier attempt got it out but could not record it (the database was down, or the worker
   // died): record it now, never send it twice.
   const sentBefore = await deps.sent?.find(messageId);
-  if (sentBefore) {
+  // A note of a send already recorded is stale (the message is being sent again on purpose:
+  // a failed delivery, a resend from the manual queue): it must not stop the new send.
+  if (sentBefore && sentBefore.providerMessageId !== message.providerMessageId) {
     if (message.status === 'queued') await claimForSending(deps.db, messageId, 0);
     await recordSent(deps, messageId, sentBefore, log);
     log.warn('message was sent by an earlier attempt that could not record it; recorded now', {
@@ -162,6 +164,7 @@ export async function sendOutbound(
       log.warn('could not note the send in Redis; recording it in the database', errorFields(error)),
     );
   await recordSent(deps, messageId, how, log);
+  await deps.sent?.forget(messageId).catch(() => undefined); // recorded: the note has served
   log.info('message sent', {
     providerMessageId,
     provider: route.sender.provider,

@@ -31,6 +31,10 @@ export class SentMarkers {
     await this.redis.set(this.key(messageId), JSON.stringify(sent), 'EX', TTL_S);
   }
 
+  async forget(messageId: string): Promise<void> {
+    await this.redis.del(this.key(messageId));
+  }
+
   /** A send that went out but may not be recorded yet. */
   async find(messageId: string): Promise<SentNote | null> {
     const raw = await this.redis.get(this.key(messageId));

@@ -176,7 +176,10 @@ describe('sending through the Cloud API', () => {
     const markers = new SentMarkers(redis, prefix);
     // What an attempt leaves when the provider accepted the message and the database then failed.
     await markers.note(reply.id, { providerMessageId: 'wamid.sent-before', asTemplate: false });
-    await db.message.update({ where: { id: reply.id }, data: { status: 'sending', updatedAt: new Date(0) } });
+    await db.message.update({
+      where: { id: reply.id },
+      data: { status: 'sending', sendAttempts: 1, updatedAt: new Date(0) },
+    });
     const requests = graph.requests.length;
     expect(await sendOutbound({ ...sendDeps, sent: markers }, reply.id, { isLastAttempt: false })).toEqual({
       providerMessageId: 'wamid.sent-before',

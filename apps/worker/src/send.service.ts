@@ -81,7 +81,8 @@ export async function sendOutbound(
   }
   // An earlier attempt got it out but could not record it (the database was down, or the worker
   // died): record it now, never send it twice.
-  const sentBefore = await deps.sent?.find(messageId);
+  // Only a message that was claimed before can have a note: spare the first attempt the read.
+  const sentBefore = message.sendAttempts > 0 ? await deps.sent?.find(messageId) : undefined;
   // A note of a send already recorded is stale (the message is being sent again on purpose:
   // a failed delivery, a resend from the manual queue): it must not stop the new send.
   if (sentBefore && sentBefore.providerMessageId !== message.providerMessageId) {

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { notification, pipelineEnv } from './pipeline.bench';
+import { notification, startPipeline } from './pipeline.bench';
 import { ReplyClock } from './reply-clock';
 import type { BenchResult } from './result';
-import { BenchStack, freePort, waitForPort } from './stack';
+import { BenchStack } from './stack';
 
 /** Resident memory of a process, in MB (Linux `ps`). */
 function rssMb(pid: number): number {
@@ -37,11 +37,10 @@ export async function memoryBench({
   const stack = await new BenchStack(databaseUrl, redisUrl).prepare();
   const clock = await new ReplyClock().start();
   try {
-    const port = await freePort();
-    const env = pipelineEnv(stack, port, clock.url);
-    stack.spawn('webhook-api', env);
-    const worker = stack.spawn('worker', env);
-    await waitForPort(port);
+    const {
+      port,
+      workers: [worker],
+    } = await startPipeline(stack, clock, 1);
     const pool = Array.from({ length: contacts }, (_, i) => `5598${String(i).padStart(9, '0')}`);
     let sent = 0;
     let failed = 0;
@@ -57,7 +56,7 @@ export async function memoryBench({
     // Warm up: every contact's conversation exists, the JIT has run.
     for (const _ of pool) await deliver();
     await new Promise((r) => setTimeout(r, 3000));
-    const baseline = rssMb(worker.pid!);
+    const baseline = rssMb(worker!.pid!);
 
     const samples: number[] = [];
     const sampleEveryMs = Math.max(1000, Math.min(5000, (seconds * 1000) / 20));
@@ -68,11 +67,11 @@ export async function memoryBench({
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
       void deliver();
       if (performance.now() >= nextSample) {
-        samples.push(rssMb(worker.pid!));
+        samples.push(rssMb(worker!.pid!));
         nextSample += sampleEveryMs;
       }
     }
-    samples.push(rssMb(worker.pid!));
+    samples.push(rssMb(worker!.pid!));
     const tenth = Math.max(1, Math.floor(samples.length / 10));
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const growth = mean(samples.slice(-tenth)) / mean(samples.slice(0, tenth)) - 1;

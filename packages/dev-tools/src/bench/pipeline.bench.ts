@@ -18,19 +18,27 @@ export function notification(
   return { from, body, signature: signBody(body, SECRET) };
 }
 
-/** The message path tuned for measuring it: the local engine, no debounce, limits out of the way. */
-export function pipelineEnv(stack: BenchStack, port: number, graphUrl: string): Record<string, string> {
-  return stack.env({
+/**
+ * The message path tuned for measuring it (the local engine, no debounce, limits out of the way):
+ * webhook-api and `workers` worker processes, sending to `clock`. Resolves once webhook-api listens.
+ */
+export async function startPipeline(stack: BenchStack, clock: ReplyClock, workers: number) {
+  const port = await freePort();
+  const env = stack.env({
     PORT: String(port),
     WHATSAPP_PROVIDER: 'cloud',
     WHATSAPP_APP_SECRET: SECRET,
     WHATSAPP_ACCESS_TOKEN: TOKEN,
-    WHATSAPP_API_BASE_URL: graphUrl,
+    WHATSAPP_API_BASE_URL: clock.url,
     DEBOUNCE_MS: '0',
     WORKER_CONCURRENCY: '50',
     SEND_RATE_PER_NUMBER_PER_S: '100000',
     SEND_RATE_PER_RECIPIENT_INTERVAL_MS: '1',
   });
+  stack.spawn('webhook-api', env);
+  const children = Array.from({ length: workers }, () => stack.spawn('worker', env));
+  await waitForPort(port);
+  return { port, workers: children };
 }
 
 /**
@@ -58,11 +66,7 @@ export async function pipelineBench({
   const stack = await new BenchStack(databaseUrl, redisUrl).prepare();
   const clock = await new ReplyClock().start();
   try {
-    const port = await freePort();
-    const env = pipelineEnv(stack, port, clock.url);
-    stack.spawn('webhook-api', env);
-    for (let i = 0; i < workers; i++) stack.spawn('worker', env);
-    await waitForPort(port);
+    const { port } = await startPipeline(stack, clock, workers);
     const url = `http://127.0.0.1:${port}/webhook/whatsapp`;
     const sentAt = new Map<string, number>();
     const deliver = async () => {

@@ -315,7 +315,7 @@ describe('operator API', () => {
   });
 
   it('gives a conversation with a person back to the bot', async () => {
-    const { conversation } = await storeInboundMessage(db, {
+    const { conversationId } = await storeInboundMessage(db, {
       provider: 'cloud',
       channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
       waId: '5511955554444',
@@ -325,16 +325,16 @@ describe('operator API', () => {
       payload: {},
       waTimestamp: new Date(),
     });
-    await db.conversation.update({ where: { id: conversation.id }, data: { state: 'human' } });
-    await db.handoff.create({ data: { conversationId: conversation.id, reason: 'contact_asked' } });
-    const res = await release(conversation.id);
+    await db.conversation.update({ where: { id: conversationId }, data: { state: 'human' } });
+    await db.handoff.create({ data: { conversationId, reason: 'contact_asked' } });
+    const res = await release(conversationId);
     expect(res.status).toBe(200);
-    expect(await res.json()).toEqual({ conversationId: conversation.id, state: 'bot', released: true });
-    expect((await db.conversation.findUniqueOrThrow({ where: { id: conversation.id } })).state).toBe('bot');
-    expect(await db.handoff.findFirstOrThrow({ where: { conversationId: conversation.id } })).toMatchObject({
+    expect(await res.json()).toEqual({ conversationId, state: 'bot', released: true });
+    expect((await db.conversation.findUniqueOrThrow({ where: { id: conversationId } })).state).toBe('bot');
+    expect(await db.handoff.findFirstOrThrow({ where: { conversationId } })).toMatchObject({
       releasedBy: 'operator',
     });
-    expect(await (await release(conversation.id)).json()).toMatchObject({ released: false });
+    expect(await (await release(conversationId)).json()).toMatchObject({ released: false });
   });
 });
 
@@ -342,7 +342,7 @@ describe('manual queue API', () => {
   const auth = { Authorization: 'Bearer secret-key' };
 
   async function manualMessage(waId: string) {
-    const { conversation, message } = await storeInboundMessage(db, {
+    const { conversationId, channelId } = await storeInboundMessage(db, {
       provider: 'cloud',
       channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
       waId,
@@ -354,8 +354,8 @@ describe('manual queue API', () => {
     });
     return db.message.create({
       data: {
-        conversationId: conversation.id,
-        channelId: message.channelId,
+        conversationId,
+        channelId,
         direction: 'outbound',
         type: 'text',
         body: 'Olá! Seguem os preços.',

@@ -126,7 +126,7 @@ async function receive(body: string, from = `55119${String(++seq).padStart(8, '0
 /** A reply stored by a turn and waiting in the outbox, as the turn service leaves it. */
 let fence = 0;
 async function queuedReply(body = 'Olá, Maria!', from = `55119${String(++seq).padStart(8, '0')}`) {
-  const { conversation, message } = await storeInboundMessage(db, {
+  const { conversationId, messageId, channelId } = await storeInboundMessage(db, {
     provider: 'cloud',
     channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
     waId: from,
@@ -137,10 +137,10 @@ async function queuedReply(body = 'Olá, Maria!', from = `55119${String(++seq).p
     waTimestamp: new Date(),
   });
   const committed = await commitTurn(db, {
-    conversationId: conversation.id,
-    channelId: message.channelId,
+    conversationId,
+    channelId,
     fence: ++fence,
-    inputMessageIds: [message.id],
+    inputMessageIds: [messageId],
     input: [],
     result: { engine: 'local', status: 'done', replies: [{ type: 'text', body }], latencyMs: 1 },
     failedTurns: 0,

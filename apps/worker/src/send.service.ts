@@ -3,12 +3,11 @@ import {
   claimForSending,
   discardOutbound,
   getOutboundForSend,
-  earlierUnsent,
   markSendAsTemplate,
   markSendRetrying,
   markSent,
-  nextUnsent,
   type Db,
+  type OutboundForSend,
 } from '@zapflow/db';
 import { errorFields, type Logger } from '@zapflow/logger';
 import { SendError, type OutgoingContent, type WhatsAppSender } from '@zapflow/whatsapp';
@@ -94,8 +93,9 @@ export async function sendOutbound(
     return { providerMessageId: sentBefore.providerMessageId };
   }
   // A conversation's messages go out in the order they were written.
-  const earlier = await earlierUnsent(deps.db, messageId);
-  if (earlier !== 'none') return { waitMs: earlier === 'retrying' ? WAIT_FOR_RETRYING_MS : WAIT_FOR_EARLIER_MS };
+  if (message.earlier !== 'none') {
+    return { waitMs: message.earlier === 'retrying' ? WAIT_FOR_RETRYING_MS : WAIT_FOR_EARLIER_MS };
+  }
   if (message.sendAfter && message.sendAfter.getTime() > Date.now()) {
     return { waitMs: message.sendAfter.getTime() - Date.now() };
   }
@@ -164,7 +164,7 @@ export async function sendOutbound(
     .catch((error: unknown) =>
       log.warn('could not note the send in Redis; recording it in the database', errorFields(error)),
     );
-  await recordSent(deps, messageId, how, log);
+  const next = await recordSent(deps, messageId, how, log);
   await deps.sent?.forget(messageId).catch(() => undefined); // recorded: the note has served
   log.info('message sent', {
     providerMessageId,
@@ -173,9 +173,9 @@ export async function sendOutbound(
     ...(message.fallbackStage && { fallbackStage: message.fallbackStage }),
   });
   // The conversation's next message polls for this one; tell it now instead.
-  if (deps.wake && !message.broadcastId) {
+  if (deps.wake && next.length > 0) {
     try {
-      await deps.wake(await nextUnsent(deps.db, messageId));
+      await deps.wake(next);
     } catch (error) {
       log.debug('could not wake the next message; it will look again shortly', errorFields(error));
     }
@@ -185,7 +185,7 @@ export async function sendOutbound(
 
 async function afterFailure(
   deps: SendDeps,
-  message: NonNullable<Awaited<ReturnType<typeof getOutboundForSend>>>,
+  message: OutboundForSend,
   {
     failure,
     content,
@@ -230,12 +230,12 @@ async function afterFailure(
   throw new UnrecoverableError(`send of ${message.id} failed: ${failure.code} ${failure.message}`);
 }
 
-async function recordSent(deps: SendDeps, messageId: string, how: SentNote, log: Logger): Promise<void> {
+/** Records the send (retrying in place), and returns the conversation's next messages to wake. */
+async function recordSent(deps: SendDeps, messageId: string, how: SentNote, log: Logger): Promise<string[]> {
   const { providerMessageId } = how;
   for (let attempt = 1; ; attempt++) {
     try {
-      await markSent(deps.db, messageId, providerMessageId, how);
-      return;
+      return await markSent(deps.db, messageId, providerMessageId, how);
     } catch (error) {
       if (attempt >= 5) {
         log.error('message sent but not recorded yet; a later attempt records it from its Redis note', {

@@ -1,15 +1,12 @@
 import {
   commitTurn,
   getConversation,
-  hasUnstoredMessages,
   markForHuman,
-  pendingMessages,
-  recentMessages,
+  readTurnInputs,
   recordInterests,
-  turnFenceOf,
   unsentOutbound,
   type Db,
-  type Message,
+  type TurnMessage,
   type TurnResult,
 } from '@zapflow/db';
 import type { FencedLock, Idempotency } from '@zapflow/idempotency';
@@ -61,7 +58,7 @@ export type TurnOutcome =
 function showTyping(
   deps: TurnDeps,
   conversation: { channel: { externalId: string }; contact: { waId: string } },
-  pending: Message[],
+  pending: TurnMessage[],
   log: Logger,
 ): void {
   const newest = pending.findLast((m) => m.providerMessageId);
@@ -78,6 +75,8 @@ function showTyping(
 
 /** How long a recorded-but-unstored message of the contact holds its turn back (see below). */
 const UNSTORED_GRACE_MS = 30_000;
+/** How many of the conversation's latest messages the engine reads. */
+const HISTORY_MESSAGES = 20;
 
 /** Another worker is asking the engine about these same messages (its lock expired): retry later. */
 export class TurnComputingElsewhere extends Error {
@@ -100,13 +99,25 @@ const HANDOFF_AFTER_FAILURES = {
  * answer already computed for the same inputs is reused rather than asked again.
  */
 export async function runTurn(deps: TurnDeps, conversationId: string): Promise<TurnOutcome> {
-  const lock = await deps.locks.acquire(`conv-${conversationId}`, await turnFenceOf(deps.db, conversationId));
+  // Read before the lock, to give the lock a fencing floor; the commit is refused if another turn
+  // commits in between (seenFence), so what this read says is what the turn decides on.
+  const conversation = await getConversation(deps.db, conversationId);
+  const seenFence = Number(conversation.turnFence);
+  const lock = await deps.locks.acquire(`conv-${conversationId}`, seenFence);
   if (!lock) return { kind: 'busy' };
   const log = deps.logger.child({ conversationId, fence: lock.fence });
   const startedAt = new Date();
   try {
-    const conversation = await getConversation(deps.db, conversationId);
-    const pending = await pendingMessages(deps.db, conversationId);
+    const { pending, history, earlierUnstored } = await readTurnInputs(deps.db, {
+      conversationId,
+      contact: {
+        provider: conversation.channel.provider,
+        channelKey: conversation.channel.externalId,
+        waId: conversation.contact.waId,
+      },
+      historyLimit: HISTORY_MESSAGES,
+      unstoredWithinMs: UNSTORED_GRACE_MS,
+    });
     if (pending.length === 0) {
       // A crash after the last commit may have left its replies unqueued.
       await queueUnsent(deps, conversationId);
@@ -117,19 +128,7 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
     // Order: a message of this contact that reached the webhook before the newest pending one,
     // but is not stored yet, must be in this turn. Wait for it. (Messages that arrived later
     // are simply the next turn's: a busy pipeline must not hold a contact past the maximum wait.)
-    const newest = new Date(Math.max(...pending.map((m) => arrival(m).getTime())));
-    const earlierOnTheWay = await hasUnstoredMessages(deps.db, {
-      provider: conversation.channel.provider,
-      channelKey: conversation.channel.externalId,
-      sender: conversation.contact.waId,
-      arrivedBefore: newest,
-      withinMs: UNSTORED_GRACE_MS,
-    });
-    if (earlierOnTheWay) return { kind: 'wait', until: Date.now() + 100, reason: 'earlier_message_unstored' };
-    // One stored between the first read and the check would be missing from `pending`.
-    if ((await pendingMessages(deps.db, conversationId)).length !== pending.length) {
-      return { kind: 'wait', until: Date.now(), reason: 'earlier_message_unstored' };
-    }
+    if (earlierUnstored) return { kind: 'wait', until: Date.now() + 100, reason: 'earlier_message_unstored' };
 
     if (conversation.state !== 'bot') {
       await markForHuman(
@@ -143,13 +142,14 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
     showTyping(deps, conversation, pending, log);
     const context = (conversation.context ?? {}) as ConversationContext;
     const language = looksEnglish(pending.map((m) => m.body)) ? 'en' : (context.language ?? 'pt');
-    const decision = await decide(deps, { conversation, pending, context, language, log });
+    const decision = await decide(deps, { conversation, pending, history, context, language, log });
     if (!lock.held) throw new Error(`lost the lock of conversation ${conversationId} mid-turn; retrying`);
 
     const committed = await commitTurn(deps.db, {
       conversationId,
       channelId: conversation.channelId,
       fence: lock.fence,
+      seenFence,
       startedAt,
       inputMessageIds: pending.map((m) => m.id),
       input: pending.map((m) => ({ messageId: m.id, type: m.type, text: m.body, at: m.waTimestamp })),
@@ -210,7 +210,7 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
 
 /** The time to run again if the contact may still be typing, else null. */
 export function stillTyping(
-  pending: Pick<Message, 'createdAt'>[],
+  pending: Pick<TurnMessage, 'createdAt'>[],
   options: DebounceOptions,
   now: number,
 ): number | null {
@@ -218,10 +218,6 @@ export function stillTyping(
   const quietAt = Math.max(...times) + options.debounceMs;
   const deadline = Math.min(...times) + options.maxWaitMs;
   return now < quietAt && now < deadline ? Math.min(quietAt, deadline) : null;
-}
-
-function arrival(m: Pick<Message, 'createdAt' | 'arrivedAt'>): Date {
-  return m.arrivedAt ?? m.createdAt;
 }
 
 interface Decision {
@@ -238,12 +234,14 @@ async function decide(
   {
     conversation,
     pending,
+    history,
     context,
     language,
     log,
   }: {
     conversation: Awaited<ReturnType<typeof getConversation>>;
-    pending: Message[];
+    pending: TurnMessage[];
+    history: TurnMessage[];
     context: ConversationContext;
     language: 'pt' | 'en';
     log: Logger;
@@ -268,7 +266,7 @@ async function decide(
 
   let reply: EngineReply;
   try {
-    reply = await engineReplyOnce(deps, conversation, pending, context, log);
+    reply = await engineReplyOnce(deps, conversation, { pending, history }, context, log);
   } catch (error) {
     if (!(error instanceof EngineFailure)) throw error;
     const failedTurns = conversation.failedTurns + 1;
@@ -324,7 +322,7 @@ async function decide(
 async function engineReplyOnce(
   deps: TurnDeps,
   conversation: Awaited<ReturnType<typeof getConversation>>,
-  pending: Message[],
+  { pending, history }: { pending: TurnMessage[]; history: TurnMessage[] },
   context: ConversationContext,
   log: Logger,
 ): Promise<EngineReply> {
@@ -334,7 +332,6 @@ async function engineReplyOnce(
   if (claim.state === 'in_progress') throw new TurnComputingElsewhere(`turn ${key} is being computed elsewhere`);
   let reply: EngineReply;
   try {
-    const history = await recentMessages(deps.db, conversation.id, 20);
     const inputIds = new Set(pending.map((m) => m.id));
     try {
       reply = await deps.engine.reply({

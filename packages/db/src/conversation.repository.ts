@@ -20,74 +20,110 @@ export interface InboundMessageInput {
   fromMe?: boolean | undefined;
 }
 
+/** What storing an inbound message decided. */
+export interface StoredInbound {
+  conversationId: string;
+  messageId: string;
+  channelId: string;
+  /** false when the same provider message was stored before (a redelivery or a retried job). */
+  isNew: boolean;
+  /** The message still waits for a turn to answer it (never true for the business's own). */
+  pending: boolean;
+  /** When the conversation's oldest unanswered message arrived (for the debounce's maximum wait). */
+  oldestPendingAt: Date | null;
+}
+
 /**
  * Stores an inbound message with its channel, contact and conversation, creating what is
- * missing. Storing the same provider message twice returns the row stored the first time.
+ * missing, and marks its inbox event processed: one statement, so one round trip, and the message
+ * and its event's `processed_at` become visible together. Storing the same provider message
+ * twice returns the row stored the first time.
  *
- * No transaction, on purpose: every step is an idempotent insert-or-read, so a crash midway
- * leaves nothing a retry cannot finish. And no step locks a shared row: an upsert that updates
+ * Every step is an idempotent insert-or-read, and none locks a shared row: an upsert that updates
  * (`ON CONFLICT DO UPDATE`) would lock the business number's single channel row and make every
  * inbound message of every contact wait for the others.
  */
-export async function storeInboundMessage(db: Db, input: InboundMessageInput) {
-  const channelId = await ensureChannel(db, input.provider, input.channelExternalId, input.displayPhoneNumber);
-  const contactId = await insertOrGet(
-    () =>
-      db.$queryRaw<{ id: string }[]>`
-      WITH inserted AS (
-        INSERT INTO contacts (wa_id, profile_name) VALUES (${input.waId}, ${input.profileName ?? null})
-        ON CONFLICT (wa_id) DO NOTHING
-        RETURNING id)
-      SELECT id FROM inserted
-      UNION ALL SELECT id FROM contacts WHERE wa_id = ${input.waId}
-      LIMIT 1`,
-  );
-  if (input.profileName) {
-    // Only when it changed: the common case writes (and locks) nothing.
-    await db.$executeRaw`UPDATE contacts SET profile_name = ${input.profileName}, updated_at = now()
-      WHERE id = ${contactId}::uuid AND profile_name IS DISTINCT FROM ${input.profileName}`;
-  }
-  const conversationId = await insertOrGet(
-    () =>
-      db.$queryRaw<{ id: string }[]>`
-      WITH inserted AS (
-        INSERT INTO conversations (channel_id, contact_id, last_inbound_at, last_activity_at)
-        VALUES (${channelId}::uuid, ${contactId}::uuid, ${input.waTimestamp}, now())
-        ON CONFLICT (channel_id, contact_id) DO NOTHING
-        RETURNING id)
-      SELECT id FROM inserted
-      UNION ALL SELECT id FROM conversations WHERE channel_id = ${channelId}::uuid AND contact_id = ${contactId}::uuid
-      LIMIT 1`,
-  );
-  const inserted = await db.$queryRaw<{ id: string }[]>`
-    INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status, wa_timestamp, arrived_at, arrival_seq, sent_at)
-    VALUES (${conversationId}::uuid, ${channelId}::uuid, ${input.fromMe ? 'outbound' : 'inbound'}, ${input.type}, ${input.body},
-            ${JSON.stringify(input.payload)}::jsonb, ${input.providerMessageId}, ${input.fromMe ? 'sent' : 'received'}, ${input.waTimestamp},
-            ${input.arrivedAt ?? new Date()}, ${input.arrivalSeq ?? null}, ${input.fromMe ? input.waTimestamp : null})
-    ON CONFLICT (channel_id, provider_message_id) DO NOTHING
-    RETURNING id`;
-  if (inserted.length > 0 && !input.fromMe) {
-    await db.$executeRaw`UPDATE conversations
+export async function storeInboundMessage(
+  db: Db,
+  input: InboundMessageInput & { inboxEventId?: string | undefined },
+): Promise<StoredInbound> {
+  const direction = input.fromMe ? 'outbound' : 'inbound';
+  const arrivedAt = input.arrivedAt ?? new Date();
+  const [row] = await insertOrGet(
+    () => db.$queryRaw<(Omit<StoredInbound, 'isNew' | 'pending'> & { isNew: boolean; pending: boolean })[]>`
+    WITH ch_new AS (
+      INSERT INTO channels (provider, external_id, display_phone_number)
+      VALUES (${input.provider}, ${input.channelExternalId}, ${input.displayPhoneNumber ?? null})
+      ON CONFLICT (provider, external_id) DO NOTHING RETURNING id),
+    ch AS (
+      SELECT id FROM ch_new
+      UNION ALL SELECT id FROM channels WHERE provider = ${input.provider} AND external_id = ${input.channelExternalId}
+      LIMIT 1),
+    ct_new AS (
+      INSERT INTO contacts (wa_id, profile_name) VALUES (${input.waId}, ${input.profileName ?? null})
+      ON CONFLICT (wa_id) DO NOTHING RETURNING id),
+    ct AS (
+      SELECT id FROM ct_new UNION ALL SELECT id FROM contacts WHERE wa_id = ${input.waId} LIMIT 1),
+    -- Only when the name changed: the common case writes (and locks) nothing.
+    ct_name AS (
+      UPDATE contacts SET profile_name = ${input.profileName ?? null}, updated_at = now()
+      WHERE id = (SELECT id FROM ct) AND ${input.profileName ?? null}::text IS NOT NULL
+        AND profile_name IS DISTINCT FROM ${input.profileName ?? null}
+      RETURNING id),
+    cv_new AS (
+      INSERT INTO conversations (channel_id, contact_id, last_inbound_at, last_activity_at)
+      SELECT ch.id, ct.id, ${input.waTimestamp}, now() FROM ch, ct
+      ON CONFLICT (channel_id, contact_id) DO NOTHING RETURNING id),
+    cv AS (
+      SELECT id FROM cv_new
+      UNION ALL SELECT c.id FROM conversations c, ch, ct WHERE c.channel_id = ch.id AND c.contact_id = ct.id
+      LIMIT 1),
+    msg_new AS (
+      INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status,
+                            wa_timestamp, arrived_at, arrival_seq, sent_at)
+      SELECT cv.id, ch.id, ${direction}, ${input.type}, ${input.body}, ${JSON.stringify(input.payload)}::jsonb,
+             ${input.providerMessageId}, ${input.fromMe ? 'sent' : 'received'}, ${input.waTimestamp}, ${arrivedAt},
+             ${input.arrivalSeq ?? null}, ${input.fromMe ? input.waTimestamp : null}
+      FROM cv, ch
+      ON CONFLICT (channel_id, provider_message_id) DO NOTHING
+      RETURNING id, conversation_id, channel_id, direction = 'inbound' AS pending),
+    msg AS (
+      SELECT id, conversation_id, channel_id, pending, true AS is_new FROM msg_new
+      UNION ALL
+      SELECT m.id, m.conversation_id, m.channel_id,
+             m.direction = 'inbound' AND m.turn_id IS NULL AND m.status = 'received', false
+      FROM messages m, ch WHERE m.channel_id = ch.id AND m.provider_message_id = ${input.providerMessageId}
+      LIMIT 1),
+    cv_touch AS (
+      UPDATE conversations
       SET last_inbound_at = GREATEST(last_inbound_at, ${input.waTimestamp}), last_activity_at = now(), updated_at = now()
-      WHERE id = ${conversationId}::uuid`;
-  }
-  const message = await db.message.findUniqueOrThrow({
-    where: { channelId_providerMessageId: { channelId, providerMessageId: input.providerMessageId } },
-    include: { conversation: { include: { contact: true } } },
-  });
-  const { conversation: conv, ...messageRow } = message;
-  const { contact: contactRow, ...conversationRow } = conv;
-  return { conversation: conversationRow, contact: contactRow, message: messageRow, isNew: inserted.length > 0 };
+      WHERE id = (SELECT conversation_id FROM msg WHERE is_new AND pending)
+      RETURNING id),
+    processed AS (
+      UPDATE inbox_events SET processed_at = now()
+      WHERE id = ${input.inboxEventId ?? null}::uuid AND processed_at IS NULL AND EXISTS (SELECT 1 FROM msg)
+      RETURNING id)
+    SELECT msg.id AS "messageId", msg.conversation_id AS "conversationId", msg.channel_id AS "channelId",
+           msg.is_new AS "isNew", msg.pending,
+           -- This statement's own insert is not visible to its reads: add it by hand.
+           (SELECT min(t) FROM (
+              SELECT coalesce(p.arrived_at, p.created_at) AS t FROM messages p
+              WHERE p.conversation_id = msg.conversation_id AND p.direction = 'inbound' AND p.turn_id IS NULL
+                AND p.status = 'received'
+              UNION ALL SELECT ${arrivedAt}::timestamptz WHERE msg.is_new AND msg.pending) oldest) AS "oldestPendingAt"
+    FROM msg`,
+  );
+  return row!;
 }
 
 /** The channel row of a business number, created on first use. */
-export function ensureChannel(
+export async function ensureChannel(
   db: Db,
   provider: string,
   externalId: string,
   displayPhoneNumber?: string | undefined,
 ): Promise<string> {
-  return insertOrGet(
+  const [row] = await insertOrGet(
     () =>
       db.$queryRaw<{ id: string }[]>`
       WITH inserted AS (
@@ -99,6 +135,7 @@ export function ensureChannel(
       UNION ALL SELECT id FROM channels WHERE provider = ${provider} AND external_id = ${externalId}
       LIMIT 1`,
   );
+  return row!.id;
 }
 
 /**
@@ -106,10 +143,10 @@ export function ensureChannel(
  * statement's snapshot, the insert conflicts and the select cannot see the row yet: the next
  * statement can, so one more try settles it.
  */
-async function insertOrGet(query: () => Promise<{ id: string }[]>): Promise<string> {
+async function insertOrGet<Row>(query: () => Promise<Row[]>): Promise<Row[]> {
   for (let attempt = 1; ; attempt++) {
-    const [row] = await query();
-    if (row) return row.id;
+    const rows = await query();
+    if (rows.length > 0) return rows;
     if (attempt === 3) throw new Error('insert-or-get found no row after 3 tries');
   }
 }

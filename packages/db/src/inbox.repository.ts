@@ -87,27 +87,3 @@ export async function claimStaleInboxEvents(
     maxSweeps,
   );
 }
-
-/**
- * Whether a message of this contact reached the webhook by `arrivedBefore` (and within the
- * last `withinMs`) but is not yet stored in its conversation. Older ones are left to the sweeper:
- * a stuck event must not stall the conversation.
- */
-export async function hasUnstoredMessages(
-  db: Db,
-  {
-    provider,
-    channelKey,
-    sender,
-    arrivedBefore,
-    withinMs,
-  }: { provider: string; channelKey: string; sender: string; arrivedBefore: Date; withinMs: number },
-): Promise<boolean> {
-  const rows = await db.$queryRaw<{ one: number }[]>`
-    SELECT 1 AS one FROM inbox_events
-    WHERE processed_at IS NULL AND kind = 'message' AND provider = ${provider} AND channel_key = ${channelKey}
-      AND sender = ${sender} AND received_at <= ${arrivedBefore}
-      AND received_at > now() - make_interval(secs => ${withinMs}::double precision / 1000)
-    LIMIT 1`;
-  return rows.length > 0;
-}

@@ -1,11 +1,79 @@
 import type { Db } from './client';
 
 /** What a sender needs to deliver one outbound message. */
-export async function getOutboundForSend(db: Db, id: string) {
-  return db.message.findUnique({
-    where: { id },
-    include: { channel: true, conversation: { include: { contact: true } } },
-  });
+export interface OutboundForSend {
+  id: string;
+  conversationId: string;
+  turnId: string | null;
+  broadcastId: string | null;
+  type: string;
+  body: string | null;
+  payload: unknown;
+  status: string;
+  providerMessageId: string | null;
+  sendAttempts: number;
+  sendAfter: Date | null;
+  sendAsTemplate: boolean;
+  fallbackStage: string | null;
+  updatedAt: Date;
+  channel: { externalId: string };
+  conversation: { lastInboundAt: Date | null; contact: { waId: string; optedOutAt: Date | null } };
+  /**
+   * Whether an earlier outbound message of the same conversation is still waiting to go out, and
+   * whether it is merely in flight or waiting out a retry: a conversation's messages are sent one
+   * after another, in the order they were written.
+   */
+  earlier: 'none' | 'in_flight' | 'retrying';
+}
+
+/**
+ * The message, its channel, contact and window, and what waits before it: one statement, as
+ * every send starts with it.
+ */
+export async function getOutboundForSend(db: Db, id: string): Promise<OutboundForSend | null> {
+  // Earlier means: from an earlier turn of the conversation, or earlier in the same reply; for
+  // messages written through the API (no turn), written earlier or earlier in the same request.
+  // Broadcasts stand alone. 'retrying': it failed once and waits out a retry delay (minutes).
+  const rows = await db.$queryRaw<
+    (Omit<OutboundForSend, 'channel' | 'conversation'> & {
+      channelExternalId: string;
+      lastInboundAt: Date | null;
+      waId: string;
+      optedOutAt: Date | null;
+    })[]
+  >`
+    SELECT me.id, me.conversation_id AS "conversationId", me.turn_id AS "turnId", me.broadcast_id AS "broadcastId",
+           me.type, me.body, me.payload, me.status, me.provider_message_id AS "providerMessageId",
+           me.send_attempts AS "sendAttempts", me.send_after AS "sendAfter", me.send_as_template AS "sendAsTemplate",
+           me.fallback_stage AS "fallbackStage", me.updated_at AS "updatedAt",
+           ch.external_id AS "channelExternalId", cv.last_inbound_at AS "lastInboundAt",
+           ct.wa_id AS "waId", ct.opted_out_at AS "optedOutAt",
+           coalesce((
+             SELECT CASE WHEN bool_or(other.status = 'queued' AND other.send_attempts > 0) THEN 'retrying' ELSE 'in_flight' END
+             FROM messages other
+             LEFT JOIN turns ot ON ot.id = other.turn_id
+             WHERE other.conversation_id = me.conversation_id
+               AND other.direction = 'outbound'
+               AND other.status IN ('queued', 'sending')
+               AND other.id <> me.id
+               AND ((ot.seq < mt.seq OR (ot.id = mt.id AND other.reply_index < me.reply_index))
+                 OR (me.turn_id IS NULL AND other.turn_id IS NULL AND me.broadcast_id IS NULL AND other.broadcast_id IS NULL
+                   AND (other.created_at, other.reply_index) < (me.created_at, me.reply_index)))
+             HAVING count(*) > 0), 'none') AS earlier
+    FROM messages me
+    JOIN channels ch ON ch.id = me.channel_id
+    JOIN conversations cv ON cv.id = me.conversation_id
+    JOIN contacts ct ON ct.id = cv.contact_id
+    LEFT JOIN turns mt ON mt.id = me.turn_id
+    WHERE me.id = ${id}::uuid AND me.direction = 'outbound'`;
+  const [row] = rows;
+  if (!row) return null;
+  const { channelExternalId, lastInboundAt, waId, optedOutAt, ...message } = row;
+  return {
+    ...message,
+    channel: { externalId: channelExternalId },
+    conversation: { lastInboundAt, contact: { waId, optedOutAt } },
+  };
 }
 
 /**
@@ -23,33 +91,43 @@ export async function claimForSending(db: Db, id: string, leaseMs: number): Prom
   return claimed === 1;
 }
 
+/**
+ * Records what the provider accepted, in one statement. Returns the conversation's next messages
+ * waiting to go out after this one (not for broadcasts, which keep no order): once this one is
+ * sent they need not wait out their polling delay.
+ */
 export async function markSent(
   db: Db,
   id: string,
   providerMessageId: string,
   how: { viaChannelId?: string | undefined; asTemplate?: boolean | undefined } = {},
-): Promise<void> {
-  await db.$transaction([
-    // Evolution echoes what we send as a `fromMe` message with the same id; if the echo was
-    // stored before we got here, it is that same message: drop the copy, keep ours.
-    db.$executeRaw`DELETE FROM messages echo USING messages ours
+): Promise<string[]> {
+  const next = await db.$queryRaw<{ id: string }[]>`
+    -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
+    -- before we got here, it is that same message: drop the copy, keep ours.
+    WITH echo AS (
+      DELETE FROM messages echo USING messages ours
       WHERE ours.id = ${id}::uuid AND echo.channel_id = ours.channel_id
         AND echo.provider_message_id = ${providerMessageId} AND echo.id <> ours.id
-        AND echo.direction = 'outbound' AND echo.turn_id IS NULL`,
-    db.message.updateMany({
-      where: { id, status: 'sending' },
-      data: {
-        status: 'sent',
-        providerMessageId,
-        sentAt: new Date(),
-        errorCode: null,
-        errorMessage: null,
-        ...(how.viaChannelId && { viaChannelId: how.viaChannelId }),
-        // What went out: the template equivalent, not the free-form text kept in `body`.
-        ...(how.asTemplate && { type: 'template' }),
-      },
-    }),
-  ]);
+        AND echo.direction = 'outbound' AND echo.turn_id IS NULL
+      RETURNING echo.id),
+    sent AS (
+      UPDATE messages SET status = 'sent', provider_message_id = ${providerMessageId}, sent_at = now(),
+        error_code = NULL, error_message = NULL, updated_at = now(),
+        via_channel_id = coalesce(${how.viaChannelId ?? null}::uuid, via_channel_id),
+        -- What went out: the template equivalent, not the free-form text kept in body.
+        type = CASE WHEN ${how.asTemplate ?? false} THEN 'template' ELSE type END
+      -- Reading echo first makes the delete happen before this update takes the wamid.
+      WHERE id = ${id}::uuid AND status = 'sending' AND (SELECT count(*) FROM echo) >= 0
+      RETURNING id, conversation_id, broadcast_id)
+    SELECT other.id FROM sent
+    JOIN messages other ON other.conversation_id = sent.conversation_id
+    WHERE sent.broadcast_id IS NULL
+      AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
+      AND other.id <> sent.id
+    ORDER BY other.created_at, other.reply_index
+    LIMIT 2`;
+  return next.map((r) => r.id);
 }
 
 /** Puts a message back to `queued` with the error that made this attempt fail (it will be retried). */
@@ -223,50 +301,6 @@ export async function applyDeliveryStatus(
     error?.message ?? null,
   );
   return updated > 0;
-}
-
-/**
- * Whether an earlier outbound message of the same conversation is still waiting to go out, and
- * whether it is merely in flight or waiting out a retry.
- * A conversation's messages are sent one after another, in the order they were written.
- */
-export async function earlierUnsent(db: Db, messageId: string): Promise<'none' | 'in_flight' | 'retrying'> {
-  // Earlier means: from an earlier turn of the conversation, or earlier in the same reply; for
-  // messages written through the API (no turn), written earlier or earlier in the same request.
-  // Broadcasts stand alone. 'retrying': it failed once and waits out a retry delay (minutes).
-  const rows = await db.$queryRaw<{ retrying: boolean }[]>`
-    SELECT (other.status = 'queued' AND other.send_attempts > 0) AS retrying
-    FROM messages me
-    JOIN messages other ON other.conversation_id = me.conversation_id
-    LEFT JOIN turns mt ON mt.id = me.turn_id
-    LEFT JOIN turns ot ON ot.id = other.turn_id
-    WHERE me.id = ${messageId}::uuid
-      AND other.direction = 'outbound'
-      AND other.status IN ('queued', 'sending')
-      AND other.id <> me.id
-      AND ((ot.seq < mt.seq OR (ot.id = mt.id AND other.reply_index < me.reply_index))
-        OR (me.turn_id IS NULL AND other.turn_id IS NULL AND me.broadcast_id IS NULL AND other.broadcast_id IS NULL
-          AND (other.created_at, other.reply_index) < (me.created_at, me.reply_index)))
-    ORDER BY retrying DESC
-    LIMIT 1`;
-  const [row] = rows;
-  return row ? (row.retrying ? 'retrying' : 'in_flight') : 'none';
-}
-
-/**
- * The next messages of a conversation waiting to go out after this one (not broadcasts, which
- * keep no order): once this one is sent they need not wait out their polling delay.
- */
-export async function nextUnsent(db: Db, messageId: string, limit = 2): Promise<string[]> {
-  const rows = await db.$queryRaw<{ id: string }[]>`
-    SELECT other.id FROM messages me
-    JOIN messages other ON other.conversation_id = me.conversation_id
-    WHERE me.id = ${messageId}::uuid AND me.broadcast_id IS NULL
-      AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
-      AND other.id <> me.id
-    ORDER BY other.created_at, other.reply_index
-    LIMIT ${limit}`;
-  return rows.map((r) => r.id);
 }
 
 /** A conversation's outbound messages still to send, oldest first (re-queued after a crash). */

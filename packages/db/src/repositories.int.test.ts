@@ -162,28 +162,49 @@ describe('conversations and messages', () => {
     const second = await storeInboundMessage(db, input);
     expect(first.isNew).toBe(true);
     expect(second.isNew).toBe(false);
-    expect(second.message.id).toBe(first.message.id);
+    expect(second.messageId).toBe(first.messageId);
     const other = await storeInboundMessage(db, inbound({ waId: '5511999990002' }));
-    expect(other.conversation.id).toBe(first.conversation.id);
-    expect(await db.message.count({ where: { conversationId: first.conversation.id } })).toBe(2);
+    expect(other.conversationId).toBe(first.conversationId);
+    expect(await db.message.count({ where: { conversationId: first.conversationId } })).toBe(2);
+  });
+
+  it('marks the inbox event processed with the message, and says what still waits for a turn', async () => {
+    const waId = '5511999990006';
+    const [event] = await recordInboxEvents(db, [
+      { provider: 'cloud', kind: 'message', channelKey: 'pn', dedupeKey: `wamid.${randomUUID()}`, payload: {} },
+    ]);
+    const arrivedAt = new Date(Date.now() - 5000);
+    const first = await storeInboundMessage(db, { ...inbound({ waId }), arrivedAt, inboxEventId: event!.id });
+    expect(first).toMatchObject({ isNew: true, pending: true, oldestPendingAt: arrivedAt });
+    expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: event!.id } })).processedAt).not.toBeNull();
+    // A later message of the same conversation: the oldest pending is still the first one.
+    const later = await storeInboundMessage(db, inbound({ waId }));
+    expect(later).toMatchObject({ conversationId: first.conversationId, pending: true, oldestPendingAt: arrivedAt });
+    // Once answered, storing it again (a retried job) asks for nothing.
+    await commitTurn(db, commitFor(first.conversationId, first.channelId, [first.messageId, later.messageId]));
+    const again = await storeInboundMessage(db, {
+      ...inbound({ waId }),
+      providerMessageId: (await db.message.findUniqueOrThrow({ where: { id: first.messageId } })).providerMessageId!,
+    });
+    expect(again).toMatchObject({ messageId: first.messageId, isNew: false, pending: false, oldestPendingAt: null });
   });
 
   it('stores a reply once even when two attempts commit the same turn at once', async () => {
-    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990003' }));
-    const attempt = () => commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
+    const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId: '5511999990003' }));
+    const attempt = () => commitTurn(db, commitFor(conversationId, channelId, [messageId]));
     const results = await Promise.all([attempt(), attempt(), attempt()]);
     expect(results.filter((r) => !('rejected' in r))).toHaveLength(1);
-    const { turnId } = await db.message.findUniqueOrThrow({ where: { id: message.id } });
+    const { turnId } = await db.message.findUniqueOrThrow({ where: { id: messageId } });
     const replies = await db.message.findMany({ where: { turnId, direction: 'outbound' } });
     expect(replies?.map((r) => r.body)).toEqual(['Olá!']);
-    expect(await db.turn.count({ where: { conversationId: conversation.id } })).toBe(1);
+    expect(await db.turn.count({ where: { conversationId } })).toBe(1);
   });
 
   it('numbers turns of a conversation 1, 2, 3', async () => {
     const waId = '5511999990004';
     for (let i = 0; i < 3; i++) {
-      const { conversation, message } = await storeInboundMessage(db, inbound({ waId }));
-      await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
+      const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId }));
+      await commitTurn(db, commitFor(conversationId, channelId, [messageId]));
     }
     const contact = await db.contact.findUniqueOrThrow({
       where: { waId },
@@ -195,13 +216,13 @@ describe('conversations and messages', () => {
 
 describe('delivery statuses', () => {
   async function sentMessage() {
-    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990005' }));
-    const committed = await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
+    const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId: '5511999990005' }));
+    const committed = await commitTurn(db, commitFor(conversationId, channelId, [messageId]));
     const reply = accepted(committed).outbound[0]!;
     const wamid = `wamid.out.${randomUUID()}`;
     expect(await claimForSending(db, reply.id, 30_000)).toBe(true);
     await markSent(db, reply.id, wamid);
-    return { channelId: message.channelId, id: reply.id, wamid };
+    return { channelId, id: reply.id, wamid };
   }
 
   it('moves forward and never back: read then a late delivered stays read', async () => {
@@ -292,38 +313,67 @@ describe('concurrent first messages', () => {
     const results = await Promise.all(
       Array.from({ length: 20 }, () => storeInboundMessage(db, inbound({ waId, channelExternalId }))),
     );
-    expect(new Set(results.map((r) => r.conversation.id)).size).toBe(1);
+    expect(new Set(results.map((r) => r.conversationId)).size).toBe(1);
     expect(await db.channel.count({ where: { externalId: channelExternalId } })).toBe(1);
-    expect(await db.message.count({ where: { conversationId: results[0]!.conversation.id } })).toBe(20);
+    expect(await db.message.count({ where: { conversationId: results[0]!.conversationId } })).toBe(20);
   });
 });
 
 describe('turn fencing', () => {
   it('refuses a commit whose fencing token is not above the last committed one', async () => {
-    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990030' }));
-    const newer = commitFor(conversation.id, message.channelId, [message.id]);
+    const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId: '5511999990030' }));
+    const newer = commitFor(conversationId, channelId, [messageId]);
     const stale = { ...newer, fence: newer.fence - 1000 };
     accepted(await commitTurn(db, newer));
     const second = await storeInboundMessage(db, inbound({ waId: '5511999990030' }));
-    expect(await commitTurn(db, { ...stale, inputMessageIds: [second.message.id] })).toEqual({
+    expect(await commitTurn(db, { ...stale, inputMessageIds: [second.messageId] })).toEqual({
       rejected: 'stale_fence',
     });
-    expect((await db.message.findUniqueOrThrow({ where: { id: second.message.id } })).turnId).toBeNull();
+    expect((await db.message.findUniqueOrThrow({ where: { id: second.messageId } })).turnId).toBeNull();
+  });
+
+  it('writes nothing when another turn answered one of the inputs, or committed since this one read', async () => {
+    const waId = '5511999990032';
+    const a = await storeInboundMessage(db, inbound({ waId }));
+    const b = await storeInboundMessage(db, inbound({ waId }));
+    accepted(await commitTurn(db, commitFor(a.conversationId, a.channelId, [a.messageId])));
+    const seenFence = Number((await db.conversation.findUniqueOrThrow({ where: { id: a.conversationId } })).turnFence);
+    const both = commitFor(a.conversationId, a.channelId, [a.messageId, b.messageId], {
+      handoff: { reason: 'contact_asked', channels: ['email'] },
+      optedOut: true,
+    });
+    expect(await commitTurn(db, both)).toEqual({ rejected: 'inputs_taken' });
+    // A turn that read the conversation before the last commit is refused, whatever its token.
+    expect(
+      await commitTurn(db, commitFor(a.conversationId, a.channelId, [b.messageId], { seenFence: seenFence - 1 })),
+    ).toEqual({ rejected: 'stale_fence' });
+    expect((await db.message.findUniqueOrThrow({ where: { id: b.messageId } })).turnId).toBeNull();
+    expect(await db.turn.count({ where: { conversationId: a.conversationId } })).toBe(1);
+    expect(await db.handoff.count({ where: { conversationId: a.conversationId } })).toBe(0);
+    expect(await db.contact.findUniqueOrThrow({ where: { waId } })).toMatchObject({ optedOutAt: null });
+    const conversation = await db.conversation.findUniqueOrThrow({ where: { id: a.conversationId } });
+    expect({ state: conversation.state, turnFence: Number(conversation.turnFence) }).toEqual({
+      state: 'bot',
+      turnFence: seenFence,
+    });
+    // The turn that read the current token commits.
+    const next = accepted(await commitTurn(db, commitFor(a.conversationId, a.channelId, [b.messageId], { seenFence })));
+    expect(next.turn.seq).toBe(2);
   });
 
   it('stores the handoff, its notification rows and the human state with the turn', async () => {
-    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990031' }));
+    const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId: '5511999990031' }));
     const committed = accepted(
       await commitTurn(
         db,
-        commitFor(conversation.id, message.channelId, [message.id], {
+        commitFor(conversationId, channelId, [messageId], {
           handoff: { reason: 'contact_asked', channels: ['email', 'crm'] },
           context: { stage: 'human' },
         }),
       ),
     );
     expect(committed.handoff?.notifications.map((n) => n.channel).sort()).toEqual(['crm', 'email']);
-    expect(await db.conversation.findUniqueOrThrow({ where: { id: conversation.id } })).toMatchObject({
+    expect(await db.conversation.findUniqueOrThrow({ where: { id: conversationId } })).toMatchObject({
       state: 'human',
       context: { stage: 'human' },
     });
@@ -333,13 +383,17 @@ describe('turn fencing', () => {
 describe("the business's own messages", () => {
   it('stores a fromMe message as an outbound message already sent, outside any turn', async () => {
     const stored = await storeInboundMessage(db, { ...inbound({ waId: '5511999990040' }), fromMe: true });
-    expect(stored.message).toMatchObject({ direction: 'outbound', status: 'sent', turnId: null });
+    expect(stored.pending).toBe(false);
+    expect(await db.message.findUniqueOrThrow({ where: { id: stored.messageId } })).toMatchObject({
+      direction: 'outbound',
+      status: 'sent',
+      turnId: null,
+    });
   });
 
   it('keeps our own message when its echo was stored before we recorded the send', async () => {
-    const { conversation, message } = await storeInboundMessage(db, inbound({ waId: '5511999990041' }));
-    const reply = accepted(await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id])))
-      .outbound[0]!;
+    const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId: '5511999990041' }));
+    const reply = accepted(await commitTurn(db, commitFor(conversationId, channelId, [messageId]))).outbound[0]!;
     await claimForSending(db, reply.id, 30_000);
     const wamid = `evolution-${randomUUID()}`;
     await storeInboundMessage(db, { ...inbound({ waId: '5511999990041' }), providerMessageId: wamid, fromMe: true });
@@ -353,15 +407,18 @@ describe("the business's own messages", () => {
 describe('concurrent statuses', () => {
   it('ends at the furthest status whatever order concurrent statuses are applied in', async () => {
     for (let round = 0; round < 5; round++) {
-      const { conversation, message } = await storeInboundMessage(db, inbound({ waId: `55119999902${round}` }));
-      const committed = await commitTurn(db, commitFor(conversation.id, message.channelId, [message.id]));
+      const { conversationId, messageId, channelId } = await storeInboundMessage(
+        db,
+        inbound({ waId: `55119999902${round}` }),
+      );
+      const committed = await commitTurn(db, commitFor(conversationId, channelId, [messageId]));
       const reply = accepted(committed).outbound[0]!;
       const wamid = `wamid.race.${randomUUID()}`;
       await claimForSending(db, reply.id, 30_000);
       await markSent(db, reply.id, wamid);
       await Promise.all(
         (['read', 'sent', 'delivered', 'read', 'delivered'] as const).map((status) =>
-          applyDeliveryStatus(db, { channelId: message.channelId, providerMessageId: wamid, status, at: new Date() }),
+          applyDeliveryStatus(db, { channelId, providerMessageId: wamid, status, at: new Date() }),
         ),
       );
       expect((await db.message.findUniqueOrThrow({ where: { id: reply.id } })).status).toBe('read');

@@ -17,6 +17,11 @@ export interface TurnCommit {
   channelId: string;
   /** The fencing token of the conversation lock this turn holds. */
   fence: number;
+  /**
+   * The conversation's fencing token when this turn read it (its context, state and failed
+   * turns): the commit is refused if another turn committed since. Unset: no such check.
+   */
+  seenFence?: number | undefined;
   /** When the turn took the lock (defaults to now). */
   startedAt?: Date | undefined;
   inputMessageIds: string[];
@@ -39,120 +44,174 @@ export interface TurnCommit {
 /** Why a turn was not committed; nothing was written. */
 export type TurnRejection = 'stale_fence' | 'inputs_taken';
 
-class TurnRejected extends Error {
-  constructor(readonly reason: TurnRejection) {
-    super(reason);
-  }
+export interface CommittedTurn {
+  turn: { id: string; seq: number };
+  /** The reply's outbound rows, in order. */
+  outbound: { id: string }[];
+  handoff: { id: string; reason: string; notifications: { id: string; channel: string }[] } | null;
 }
 
 /**
- * Records a turn and everything it decided, in one transaction: the turn row, its inputs marked
- * answered, the reply as `queued` outbound messages (the outbox), the new context, and a handoff
- * with one notification row per channel. It refuses (writing nothing) when a newer lock holder
- * has committed (the fencing token is not above the stored one) or when the inputs were answered
+ * Records a turn and everything it decided, in one statement (one round trip, and atomic): the
+ * turn row, its inputs marked answered, the reply as `queued` outbound messages (the outbox), the
+ * new context, and a handoff with one notification row per channel. It refuses (writing nothing)
+ * when a newer lock holder has committed (the fencing token is not above the stored one, or the
+ * stored one is no longer `seenFence`, the one this turn read) or when the inputs were answered
  * by another turn, so a reply is never stored twice and turns never interleave.
  */
-export async function commitTurn(db: Db, commit: TurnCommit) {
-  return db
-    .$transaction(
-      async (tx) => {
-        const fenced = await tx.$executeRaw`
+export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedTurn | { rejected: TurnRejection }> {
+  const rows = commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
+  const handoff = commit.handoff;
+  try {
+    const [row] = await db.$queryRaw<(Omit<CommittedTurn, 'turn'> & { id: string; seq: number })[]>`
+      WITH fenced AS (
         UPDATE conversations SET
           turn_fence = ${commit.fence},
-          context = COALESCE(${commit.context === undefined ? null : JSON.stringify(commit.context)}::jsonb, context),
+          context = coalesce(${commit.context === undefined ? null : JSON.stringify(commit.context)}::jsonb, context),
           failed_turns = ${commit.failedTurns},
-          state = CASE WHEN ${commit.handoff !== undefined} THEN 'human' ELSE state END,
-          handed_off_at = CASE WHEN ${commit.handoff !== undefined} THEN now() ELSE handed_off_at END,
+          state = CASE WHEN ${handoff !== undefined} THEN 'human' ELSE state END,
+          handed_off_at = CASE WHEN ${handoff !== undefined} THEN now() ELSE handed_off_at END,
           last_activity_at = now(),
           updated_at = now()
-        WHERE id = ${commit.conversationId}::uuid AND turn_fence < ${commit.fence}`;
-        if (fenced !== 1) throw new TurnRejected('stale_fence');
-
-        const last = await tx.turn.findFirst({
-          where: { conversationId: commit.conversationId },
-          orderBy: { seq: 'desc' },
-          select: { seq: true },
-        });
-        const turn = await tx.turn.create({
-          data: {
-            conversationId: commit.conversationId,
-            seq: (last?.seq ?? 0) + 1,
-            fence: commit.fence,
-            startedAt: commit.startedAt ?? new Date(),
-            status: commit.result.status,
-            engine: commit.result.engine,
-            input: commit.input as Prisma.InputJsonValue,
-            output: commit.result.replies,
-            tokensIn: commit.result.tokensIn ?? null,
-            tokensOut: commit.result.tokensOut ?? null,
-            latencyMs: commit.result.latencyMs,
-            error: commit.result.error ?? null,
-            completedAt: new Date(),
-          },
-        });
-        const claimed = await tx.message.updateMany({
-          where: { id: { in: commit.inputMessageIds }, direction: 'inbound', turnId: null },
-          data: { turnId: turn.id, status: 'answered' },
-        });
-        if (claimed.count !== commit.inputMessageIds.length) throw new TurnRejected('inputs_taken');
-
-        const outbound = [];
-        const rows = commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
-        for (const [index, row] of rows.entries()) {
-          outbound.push(
-            await tx.message.create({
-              data: {
-                conversationId: commit.conversationId,
-                channelId: commit.channelId,
-                direction: 'outbound',
-                type: row.type,
-                body: row.body,
-                payload: row.payload as Prisma.InputJsonValue,
-                status: 'queued',
-                turnId: turn.id,
-                replyIndex: index,
-                sendAfter: commit.sendAfter ?? null,
-              },
-            }),
-          );
-        }
-
-        if (commit.optedOut !== undefined) {
-          const conversation = await tx.conversation.findUniqueOrThrow({ where: { id: commit.conversationId } });
-          await tx.contact.update({
-            where: { id: conversation.contactId },
-            data: { optedOutAt: commit.optedOut ? new Date() : null },
-          });
-        }
-
-        const handoff = commit.handoff
-          ? await tx.handoff.create({
-              data: {
-                conversationId: commit.conversationId,
-                reason: commit.handoff.reason,
-                detail: commit.handoff.detail ?? null,
-                notifications: { create: commit.handoff.channels.map((channel) => ({ channel })) },
-              },
-              include: { notifications: true },
-            })
-          : null;
-        return { turn, outbound, handoff };
-        // A loaded machine can take a while; Prisma's 5 s default would fail a turn that is merely slow.
-      },
-      { timeout: 20_000, maxWait: 10_000 },
-    )
-    .catch((error: unknown) => {
-      if (error instanceof TurnRejected) return { rejected: error.reason } as const;
-      throw error;
-    });
+        WHERE id = ${commit.conversationId}::uuid AND turn_fence < ${commit.fence}
+          AND (${commit.seenFence ?? null}::bigint IS NULL OR turn_fence = ${commit.seenFence ?? null}::bigint)
+        RETURNING id, contact_id),
+      turn AS (
+        INSERT INTO turns (conversation_id, seq, fence, started_at, status, engine, input, output, tokens_in, tokens_out,
+                           latency_ms, error, completed_at)
+        SELECT id, coalesce((SELECT max(seq) FROM turns WHERE conversation_id = ${commit.conversationId}::uuid), 0) + 1,
+               ${commit.fence}, ${commit.startedAt ?? new Date()}, ${commit.result.status}, ${commit.result.engine},
+               ${JSON.stringify(commit.input ?? [])}::jsonb, ${JSON.stringify(commit.result.replies)}::jsonb,
+               ${commit.result.tokensIn ?? null}::int, ${commit.result.tokensOut ?? null}::int,
+               ${commit.result.latencyMs}::int, ${commit.result.error ?? null}, now()
+        FROM fenced
+        RETURNING id, seq),
+      claimed AS (
+        UPDATE messages SET turn_id = turn.id, status = 'answered', updated_at = now()
+        FROM turn
+        WHERE messages.id = ANY(${commit.inputMessageIds}::uuid[]) AND messages.direction = 'inbound'
+          AND messages.turn_id IS NULL
+        RETURNING messages.id),
+      outbound AS (
+        INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, status, turn_id, reply_index,
+                              send_after)
+        SELECT ${commit.conversationId}::uuid, ${commit.channelId}::uuid, 'outbound', r.type, r.body, r.payload::jsonb,
+               'queued', turn.id, r.n - 1, ${commit.sendAfter ?? null}::timestamptz
+        FROM turn, unnest(${rows.map((r) => r.type)}::text[], ${rows.map((r) => r.body)}::text[],
+                          ${rows.map((r) => JSON.stringify(r.payload))}::text[]) WITH ORDINALITY AS r(type, body, payload, n)
+        RETURNING id, reply_index),
+      opted AS (
+        UPDATE contacts SET opted_out_at = CASE WHEN ${commit.optedOut ?? null}::boolean THEN now() END, updated_at = now()
+        FROM fenced
+        WHERE contacts.id = fenced.contact_id AND ${commit.optedOut ?? null}::boolean IS NOT NULL
+        RETURNING contacts.id),
+      handoff AS (
+        INSERT INTO handoffs (conversation_id, reason, detail)
+        SELECT id, ${handoff?.reason ?? null}, ${handoff?.detail ?? null} FROM fenced WHERE ${handoff !== undefined}
+        RETURNING id, reason),
+      notifications AS (
+        INSERT INTO handoff_notifications (handoff_id, channel)
+        SELECT handoff.id, c FROM handoff, unnest(${handoff?.channels ?? []}::text[]) AS c
+        RETURNING id, channel)
+      SELECT turn.id, turn.seq,
+             -- Another turn answered some of the inputs: undo everything this statement wrote.
+             CASE WHEN (SELECT count(*) FROM claimed) <> ${commit.inputMessageIds.length}
+               THEN zapflow_reject('inputs_taken') END AS rejected,
+             (SELECT coalesce(json_agg(json_build_object('id', id) ORDER BY reply_index), '[]') FROM outbound) AS outbound,
+             (SELECT json_build_object('id', h.id, 'reason', h.reason, 'notifications',
+                (SELECT coalesce(json_agg(json_build_object('id', n.id, 'channel', n.channel)), '[]') FROM notifications n))
+              FROM handoff h) AS handoff
+      FROM turn`;
+    if (!row) return { rejected: 'stale_fence' };
+    return { turn: { id: row.id, seq: row.seq }, outbound: row.outbound, handoff: row.handoff };
+  } catch (error) {
+    const message = String((error as Error).message);
+    if (message.includes('zapflow_reject: inputs_taken')) return { rejected: 'inputs_taken' };
+    // A turn committed after this statement's snapshot (it waited for that turn's row lock, and
+    // its fence was higher): the turn number it read is taken. Its view is stale; refuse it.
+    if (message.includes('turns_conversation_id_seq_key')) return { rejected: 'stale_fence' };
+    throw error;
+  }
 }
 
-/** Inbound messages not yet answered by a turn, in the order they are answered. */
-export function pendingMessages(db: Db, conversationId: string) {
-  return db.message.findMany({
-    where: { conversationId, direction: 'inbound', turnId: null, status: 'received' },
-    orderBy: [{ waTimestamp: 'asc' }, { arrivedAt: 'asc' }, { arrivalSeq: 'asc' }, { createdAt: 'asc' }],
-  });
+/** A message as a turn reads it. */
+export interface TurnMessage {
+  id: string;
+  direction: string;
+  type: string;
+  body: string | null;
+  status: string;
+  providerMessageId: string | null;
+  waTimestamp: Date | null;
+  arrivedAt: Date | null;
+  createdAt: Date;
+}
+
+export interface TurnInputs {
+  /** Inbound messages not yet answered by a turn, in the order they are answered. */
+  pending: TurnMessage[];
+  /** The conversation's most recent messages, oldest first (pending ones included). */
+  history: TurnMessage[];
+  /**
+   * A message of this contact reached the webhook before the newest pending one (and within the
+   * last `unstoredWithinMs`) but is not stored yet: the turn must wait for it. Older ones are left
+   * to the sweeper: a stuck event must not stall the conversation.
+   */
+  earlierUnstored: boolean;
+}
+
+/**
+ * Everything a turn reads about its messages, in one statement. One snapshot also makes the
+ * "earlier message not stored yet" check exact: a message is stored in the same statement that
+ * marks its inbox event processed, so it is either among the pending rows or its event is still
+ * unprocessed here, never neither.
+ */
+export async function readTurnInputs(
+  db: Db,
+  {
+    conversationId,
+    contact,
+    historyLimit,
+    unstoredWithinMs,
+  }: {
+    conversationId: string;
+    /** Who the conversation is with, as the inbox records the sender. */
+    contact: { provider: string; channelKey: string; waId: string };
+    historyLimit: number;
+    unstoredWithinMs: number;
+  },
+): Promise<TurnInputs> {
+  const rows = await db.$queryRaw<(TurnMessage & { part: 'pending' | 'history'; earlierUnstored: boolean })[]>`
+    WITH pending AS (
+      SELECT * FROM messages
+      WHERE conversation_id = ${conversationId}::uuid AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
+    history AS (
+      SELECT * FROM messages WHERE conversation_id = ${conversationId}::uuid ORDER BY created_at DESC LIMIT ${historyLimit}),
+    flag AS (
+      SELECT EXISTS (
+        SELECT 1 FROM inbox_events
+        WHERE processed_at IS NULL AND kind = 'message' AND provider = ${contact.provider}
+          AND channel_key = ${contact.channelKey} AND sender = ${contact.waId}
+          AND received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
+          AND received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
+      ) AS earlier_unstored),
+    parts AS (
+      SELECT 'pending' AS part, 0 AS part_order, p.* FROM pending p
+      UNION ALL SELECT 'history', 1, h.* FROM history h)
+    SELECT part, id, direction, type, body, status, provider_message_id AS "providerMessageId",
+           wa_timestamp AS "waTimestamp", arrived_at AS "arrivedAt", created_at AS "createdAt",
+           flag.earlier_unstored AS "earlierUnstored"
+    FROM parts, flag
+    ORDER BY part_order, wa_timestamp, arrived_at, arrival_seq, created_at`;
+  const strip = ({ part: _part, earlierUnstored: _flag, ...message }: (typeof rows)[number]): TurnMessage => message;
+  return {
+    pending: rows.filter((r) => r.part === 'pending').map(strip),
+    history: rows
+      .filter((r) => r.part === 'history')
+      .map(strip)
+      .sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime()),
+    earlierUnstored: rows[0]?.earlierUnstored ?? false,
+  };
 }
 
 /** When the oldest pending message of a conversation was stored (for the debounce's maximum wait). */
@@ -184,10 +243,4 @@ export async function stalePendingConversations(
     WHERE direction = 'inbound' AND turn_id IS NULL AND status = 'received'
       AND created_at < now() - make_interval(secs => ${olderThanMs}::double precision / 1000)
     LIMIT ${limit}`;
-}
-
-/** The highest fencing token a turn of this conversation committed with (0 if none). */
-export async function turnFenceOf(db: Db, conversationId: string): Promise<number> {
-  const row = await db.conversation.findUnique({ where: { id: conversationId }, select: { turnFence: true } });
-  return Number(row?.turnFence ?? 0);
 }

@@ -108,7 +108,7 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
   const log = deps.logger.child({ conversationId, fence: lock.fence });
   const startedAt = new Date();
   try {
-    const { pending, history, earlierUnstored } = await readTurnInputs(deps.db, {
+    const { pending, history, earlierUnstored, state } = await readTurnInputs(deps.db, {
       conversationId,
       contact: {
         provider: conversation.channel.provider,
@@ -130,7 +130,8 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
     // are simply the next turn's: a busy pipeline must not hold a contact past the maximum wait.)
     if (earlierUnstored) return { kind: 'wait', until: Date.now() + 100, reason: 'earlier_message_unstored' };
 
-    if (conversation.state !== 'bot') {
+    // The state as read after the lock: an operator may have taken or given back the conversation.
+    if (state !== 'bot') {
       await markForHuman(
         deps.db,
         pending.map((m) => m.id),
@@ -142,7 +143,7 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
     showTyping(deps, conversation, pending, log);
     const context = (conversation.context ?? {}) as ConversationContext;
     const language = looksEnglish(pending.map((m) => m.body)) ? 'en' : (context.language ?? 'pt');
-    const decision = await decide(deps, { conversation, pending, history, context, language, log });
+    const decision = await decide(deps, { conversation, seenFence, pending, history, context, language, log });
     if (!lock.held) throw new Error(`lost the lock of conversation ${conversationId} mid-turn; retrying`);
 
     const committed = await commitTurn(deps.db, {
@@ -233,6 +234,7 @@ async function decide(
   deps: TurnDeps,
   {
     conversation,
+    seenFence,
     pending,
     history,
     context,
@@ -240,6 +242,7 @@ async function decide(
     log,
   }: {
     conversation: Awaited<ReturnType<typeof getConversation>>;
+    seenFence: number;
     pending: TurnMessage[];
     history: TurnMessage[];
     context: ConversationContext;
@@ -266,7 +269,7 @@ async function decide(
 
   let reply: EngineReply;
   try {
-    reply = await engineReplyOnce(deps, conversation, { pending, history }, context, log);
+    reply = await engineReplyOnce(deps, conversation, { seenFence, pending, history }, context, log);
   } catch (error) {
     if (!(error instanceof EngineFailure)) throw error;
     const failedTurns = conversation.failedTurns + 1;
@@ -322,11 +325,13 @@ async function decide(
 async function engineReplyOnce(
   deps: TurnDeps,
   conversation: Awaited<ReturnType<typeof getConversation>>,
-  { pending, history }: { pending: TurnMessage[]; history: TurnMessage[] },
+  { seenFence, pending, history }: { seenFence: number; pending: TurnMessage[]; history: TurnMessage[] },
   context: ConversationContext,
   log: Logger,
 ): Promise<EngineReply> {
-  const key = `turn-${conversation.id}-${pending[0]!.id}-${pending.length}`;
+  // The same inputs read from the same committed state: a turn refused because another committed
+  // in between (a new fence) asks the engine again, with the new context.
+  const key = `turn-${conversation.id}-${seenFence}-${pending[0]!.id}-${pending.length}`;
   const claim = await deps.idempotency.claim<EngineReply>(key);
   if (claim.state === 'done') return claim.result;
   if (claim.state === 'in_progress') throw new TurnComputingElsewhere(`turn ${key} is being computed elsewhere`);

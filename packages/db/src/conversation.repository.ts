@@ -64,12 +64,6 @@ export async function storeInboundMessage(
       ON CONFLICT (wa_id) DO NOTHING RETURNING id),
     ct AS (
       SELECT id FROM ct_new UNION ALL SELECT id FROM contacts WHERE wa_id = ${input.waId} LIMIT 1),
-    -- Only when the name changed: the common case writes (and locks) nothing.
-    ct_name AS (
-      UPDATE contacts SET profile_name = ${input.profileName ?? null}, updated_at = now()
-      WHERE id = (SELECT id FROM ct) AND ${input.profileName ?? null}::text IS NOT NULL
-        AND profile_name IS DISTINCT FROM ${input.profileName ?? null}
-      RETURNING id),
     cv_new AS (
       INSERT INTO conversations (channel_id, contact_id, last_inbound_at, last_activity_at)
       SELECT ch.id, ct.id, ${input.waTimestamp}, now() FROM ch, ct
@@ -87,6 +81,13 @@ export async function storeInboundMessage(
       FROM cv, ch
       ON CONFLICT (channel_id, provider_message_id) DO NOTHING
       RETURNING id, conversation_id, channel_id, direction = 'inbound' AS pending),
+    -- Only with a new message (a redelivered old one must not bring back an old name), and only
+    -- when the name changed: the common case writes (and locks) nothing.
+    ct_name AS (
+      UPDATE contacts SET profile_name = ${input.profileName ?? null}, updated_at = now()
+      WHERE id = (SELECT id FROM ct) AND ${input.profileName ?? null}::text IS NOT NULL
+        AND profile_name IS DISTINCT FROM ${input.profileName ?? null} AND EXISTS (SELECT 1 FROM msg_new)
+      RETURNING id),
     msg AS (
       SELECT id, conversation_id, channel_id, pending, true AS is_new FROM msg_new
       UNION ALL

@@ -119,12 +119,13 @@ export async function markSent(
         type = CASE WHEN ${how.asTemplate ?? false} THEN 'template' ELSE type END
       -- Reading echo first makes the delete happen before this update takes the wamid.
       WHERE id = ${id}::uuid AND status = 'sending' AND (SELECT count(*) FROM echo) >= 0
-      RETURNING id, conversation_id, broadcast_id)
-    SELECT other.id FROM sent
-    JOIN messages other ON other.conversation_id = sent.conversation_id
-    WHERE sent.broadcast_id IS NULL
+      RETURNING id)
+    -- Through the row itself, not sent: a retried record whose first try committed still wakes.
+    SELECT other.id FROM messages me
+    JOIN messages other ON other.conversation_id = me.conversation_id
+    WHERE me.id = ${id}::uuid AND me.broadcast_id IS NULL
       AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
-      AND other.id <> sent.id
+      AND other.id <> me.id
     ORDER BY other.created_at, other.reply_index
     LIMIT 2`;
   return next.map((r) => r.id);

@@ -189,6 +189,15 @@ describe('conversations and messages', () => {
     expect(again).toMatchObject({ messageId: first.messageId, isNew: false, pending: false, oldestPendingAt: null });
   });
 
+  it('takes the profile name from a new message only, never from a redelivered old one', async () => {
+    const waId = '5511999990007';
+    const old = inbound({ waId, profileName: 'Ana' });
+    await storeInboundMessage(db, old);
+    await storeInboundMessage(db, inbound({ waId, profileName: 'Ana Souza' }));
+    await storeInboundMessage(db, old); // the old one again: a retried job or a sweep
+    expect((await db.contact.findUniqueOrThrow({ where: { waId } })).profileName).toBe('Ana Souza');
+  });
+
   it('stores a reply once even when two attempts commit the same turn at once', async () => {
     const { conversationId, messageId, channelId } = await storeInboundMessage(db, inbound({ waId: '5511999990003' }));
     const attempt = () => commitTurn(db, commitFor(conversationId, channelId, [messageId]));
@@ -359,6 +368,15 @@ describe('turn fencing', () => {
     // The turn that read the current token commits.
     const next = accepted(await commitTurn(db, commitFor(a.conversationId, a.channelId, [b.messageId], { seenFence })));
     expect(next.turn.seq).toBe(2);
+  });
+
+  it('writes nothing when a person took the conversation before the commit', async () => {
+    const a = await storeInboundMessage(db, inbound({ waId: '5511999990033' }));
+    await db.conversation.update({ where: { id: a.conversationId }, data: { state: 'human' } });
+    expect(await commitTurn(db, commitFor(a.conversationId, a.channelId, [a.messageId]))).toEqual({
+      rejected: 'stale_fence',
+    });
+    expect(await db.turn.count({ where: { conversationId: a.conversationId } })).toBe(0);
   });
 
   it('stores the handoff, its notification rows and the human state with the turn', async () => {

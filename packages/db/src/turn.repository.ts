@@ -56,8 +56,9 @@ export interface CommittedTurn {
  * turn row, its inputs marked answered, the reply as `queued` outbound messages (the outbox), the
  * new context, and a handoff with one notification row per channel. It refuses (writing nothing)
  * when a newer lock holder has committed (the fencing token is not above the stored one, or the
- * stored one is no longer `seenFence`, the one this turn read) or when the inputs were answered
- * by another turn, so a reply is never stored twice and turns never interleave.
+ * stored one is no longer `seenFence`, the one this turn read), when a person has the
+ * conversation, or when the inputs were answered by another turn, so a reply is never stored
+ * twice and turns never interleave.
  */
 export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedTurn | { rejected: TurnRejection }> {
   const rows = commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
@@ -75,6 +76,8 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
           updated_at = now()
         WHERE id = ${commit.conversationId}::uuid AND turn_fence < ${commit.fence}
           AND (${commit.seenFence ?? null}::bigint IS NULL OR turn_fence = ${commit.seenFence ?? null}::bigint)
+          -- A person took the conversation meanwhile: the bot stays silent.
+          AND state = 'bot'
         RETURNING id, contact_id),
       turn AS (
         INSERT INTO turns (conversation_id, seq, fence, started_at, status, engine, input, output, tokens_in, tokens_out,
@@ -125,13 +128,22 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
     if (!row) return { rejected: 'stale_fence' };
     return { turn: { id: row.id, seq: row.seq }, outbound: row.outbound, handoff: row.handoff };
   } catch (error) {
-    const message = String((error as Error).message);
-    if (message.includes('zapflow_reject: inputs_taken')) return { rejected: 'inputs_taken' };
+    const cause = postgresError(error);
+    if (cause?.code === 'ZF001' && cause.message.endsWith('inputs_taken')) return { rejected: 'inputs_taken' };
     // A turn committed after this statement's snapshot (it waited for that turn's row lock, and
     // its fence was higher): the turn number it read is taken. Its view is stale; refuse it.
-    if (message.includes('turns_conversation_id_seq_key')) return { rejected: 'stale_fence' };
+    if (cause?.code === '23505' && cause.message.includes('turns_conversation_id_seq_key')) {
+      return { rejected: 'stale_fence' };
+    }
     throw error;
   }
+}
+
+/** PostgreSQL's code and message behind an error from Prisma's driver adapter, if it carries them. */
+function postgresError(error: unknown): { code: string; message: string } | undefined {
+  const cause = (error as { meta?: { driverAdapterError?: { cause?: { code?: unknown; message?: unknown } } } })?.meta
+    ?.driverAdapterError?.cause;
+  return typeof cause?.code === 'string' ? { code: cause.code, message: String(cause.message ?? '') } : undefined;
 }
 
 /** A message as a turn reads it. */
@@ -158,6 +170,8 @@ export interface TurnInputs {
    * to the sweeper: a stuck event must not stall the conversation.
    */
   earlierUnstored: boolean;
+  /** The conversation's state as of this read (after the turn took its lock): `bot` or `human`. */
+  state: string;
 }
 
 /**
@@ -181,7 +195,9 @@ export async function readTurnInputs(
     unstoredWithinMs: number;
   },
 ): Promise<TurnInputs> {
-  const rows = await db.$queryRaw<(TurnMessage & { part: 'pending' | 'history'; earlierUnstored: boolean })[]>`
+  const rows = await db.$queryRaw<
+    (TurnMessage & { part: 'pending' | 'history'; earlierUnstored: boolean; state: string })[]
+  >`
     WITH pending AS (
       SELECT * FROM messages
       WHERE conversation_id = ${conversationId}::uuid AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
@@ -194,16 +210,18 @@ export async function readTurnInputs(
           AND channel_key = ${contact.channelKey} AND sender = ${contact.waId}
           AND received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
           AND received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
-      ) AS earlier_unstored),
+      ) AS earlier_unstored,
+      (SELECT state FROM conversations WHERE id = ${conversationId}::uuid) AS state),
     parts AS (
       SELECT 'pending' AS part, 0 AS part_order, p.* FROM pending p
       UNION ALL SELECT 'history', 1, h.* FROM history h)
     SELECT part, id, direction, type, body, status, provider_message_id AS "providerMessageId",
            wa_timestamp AS "waTimestamp", arrived_at AS "arrivedAt", created_at AS "createdAt",
-           flag.earlier_unstored AS "earlierUnstored"
+           flag.earlier_unstored AS "earlierUnstored", flag.state
     FROM parts, flag
     ORDER BY part_order, wa_timestamp, arrived_at, arrival_seq, created_at`;
-  const strip = ({ part: _part, earlierUnstored: _flag, ...message }: (typeof rows)[number]): TurnMessage => message;
+  const strip = ({ part: _part, earlierUnstored: _flag, state: _state, ...message }: (typeof rows)[number]) =>
+    message as TurnMessage;
   return {
     pending: rows.filter((r) => r.part === 'pending').map(strip),
     history: rows
@@ -211,6 +229,8 @@ export async function readTurnInputs(
       .map(strip)
       .sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime()),
     earlierUnstored: rows[0]?.earlierUnstored ?? false,
+    // No rows at all: nothing pending and no history, so nothing to decide; 'bot' is moot.
+    state: rows[0]?.state ?? 'bot',
   };
 }
 

@@ -9,6 +9,14 @@ import { deletePrefixedKeys } from './result';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
+/** Node flags and environment docker-compose.prod.yml gives an app (keep the two in step). */
+const RUNTIME: Partial<Record<string, { flags: string[]; env: Record<string, string> }>> = {
+  worker: {
+    flags: ['--max-semi-space-size=8', '--max-old-space-size=192'],
+    env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
+  },
+};
+
 /**
  * What a benchmark runs against: a migrated database and a Redis prefix of its own, and the
  * built deployables as child processes (what production runs). `close()` kills them and removes
@@ -52,10 +60,15 @@ export class BenchStack {
     };
   }
 
-  /** Starts a built app (`apps/<name>/dist/main.js`), or a script given as `['-e', source]`. */
+  /**
+   * Starts a built app (`apps/<name>/dist/main.js`) as docker-compose.prod.yml runs it, or a
+   * script given as `['-e', source]`.
+   */
   spawn(app: 'webhook-api' | 'worker' | 'scheduler' | ['-e', string], env: Record<string, string>): ChildProcess {
-    const args = typeof app === 'string' ? [path.join(ROOT, 'apps', app, 'dist', 'main.js')] : app;
-    const child = spawn(process.execPath, args, { env, cwd: ROOT, stdio: 'ignore' });
+    const args =
+      typeof app === 'string' ? [...(RUNTIME[app]?.flags ?? []), path.join(ROOT, 'apps', app, 'dist', 'main.js')] : app;
+    const runtimeEnv = typeof app === 'string' ? RUNTIME[app]?.env : undefined;
+    const child = spawn(process.execPath, args, { env: { ...runtimeEnv, ...env }, cwd: ROOT, stdio: 'ignore' });
     this.children.push(child);
     return child;
   }

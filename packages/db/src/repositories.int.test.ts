@@ -370,6 +370,31 @@ describe('turn fencing', () => {
     expect(next.turn.seq).toBe(2);
   });
 
+  it('refuses a commit whose turn number another commit took while it waited for the row', async () => {
+    const a = await storeInboundMessage(db, inbound({ waId: '5511999990034' }));
+    const b = await storeInboundMessage(db, inbound({ waId: '5511999990034' }));
+    // Another turn holds the conversation row and writes turn 1, and commits only after our
+    // statement has taken its snapshot and is waiting for the row.
+    const other = new Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query('UPDATE conversations SET turn_fence = turn_fence + 1 WHERE id = $1', [a.conversationId]);
+      await other.query(
+        `INSERT INTO turns (conversation_id, seq, fence, status, engine, output) VALUES ($1, 1, 1, 'done', 'local', '[]')`,
+        [a.conversationId],
+      );
+      // A fence far above the other turn's: only the turn number can stop this commit.
+      const ours = commitTurn(db, commitFor(a.conversationId, a.channelId, [b.messageId], { fence: 1_000_000 }));
+      await new Promise((r) => setTimeout(r, 300)); // ours is blocked on the row lock by now
+      await other.query('COMMIT');
+      expect(await ours).toEqual({ rejected: 'stale_fence' });
+    } finally {
+      await other.end();
+    }
+    expect((await db.message.findUniqueOrThrow({ where: { id: b.messageId } })).turnId).toBeNull();
+  });
+
   it('writes nothing when a person took the conversation before the commit', async () => {
     const a = await storeInboundMessage(db, inbound({ waId: '5511999990033' }));
     await db.conversation.update({ where: { id: a.conversationId }, data: { state: 'human' } });

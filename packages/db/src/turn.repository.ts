@@ -139,11 +139,15 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
   }
 }
 
-/** PostgreSQL's code and message behind an error from Prisma's driver adapter, if it carries them. */
+/**
+ * PostgreSQL's SQLSTATE and message behind an error from Prisma's driver adapter, if it carries
+ * them (`originalCode` and `originalMessage`, whatever kind the adapter filed the error under).
+ */
 function postgresError(error: unknown): { code: string; message: string } | undefined {
-  const cause = (error as { meta?: { driverAdapterError?: { cause?: { code?: unknown; message?: unknown } } } })?.meta
+  const cause = (error as { meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } })?.meta
     ?.driverAdapterError?.cause;
-  return typeof cause?.code === 'string' ? { code: cause.code, message: String(cause.message ?? '') } : undefined;
+  const code = cause?.originalCode;
+  return typeof code === 'string' ? { code, message: String(cause?.originalMessage ?? '') } : undefined;
 }
 
 /** A message as a turn reads it. */

@@ -9,7 +9,10 @@ import { deletePrefixedKeys } from './result';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
 
-/** Node flags and environment docker-compose.prod.yml gives an app (keep the two in step). */
+/**
+ * Node flags and environment docker-compose.prod.yml gives an app (keep it, this and the root
+ * package.json's `start:worker` in step).
+ */
 const RUNTIME: Partial<Record<string, { flags: string[]; env: Record<string, string> }>> = {
   worker: {
     flags: ['--max-semi-space-size=8', '--max-old-space-size=192'],

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
 import { Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { commitTurn, createDb, recordInboxEvents, storeInboundMessage, type Db } from '@zapflow/db';
@@ -456,6 +457,37 @@ describe('the sweeper', () => {
     await sweep(sweepDeps, { afterMs: 60_000 });
     expect(await (await inboxQ.getJob(jobId))!.getState()).toBe('waiting');
     expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: inboxEventId } })).sweepCount).toBe(1);
+  });
+
+  it("asks again for a turn whose deduplication key names another conversation's job (ids reused after a flush)", async () => {
+    const turnQ = createQueue(turnQueue, redis, prefix);
+    const { conversationId, messageId } = await storeInboundMessage(db, {
+      provider: 'cloud',
+      channelExternalId: fx.DEFAULT_PHONE_NUMBER_ID,
+      waId: `55119${String(++seq).padStart(8, '0')}`,
+      providerMessageId: fx.fakeWamid(),
+      type: 'text',
+      body: 'ninguém me respondeu',
+      payload: {},
+      waTimestamp: new Date(),
+    });
+    await db.message.update({ where: { id: messageId }, data: { createdAt: new Date(Date.now() - 120_000) } });
+    // After a flush the id counter restarts: the key written for this conversation now names a job
+    // id that another conversation's turn took.
+    const other = await turnQ.add('conversation-turn', { conversationId: randomUUID() });
+    await redis.set(`${prefix}:turn:de:turn-${conversationId}`, other.id!);
+    const turnsOf = async () =>
+      (await turnQ.getJobs(['waiting', 'delayed', 'prioritized'])).filter(
+        (j) => j.data.conversationId === conversationId,
+      );
+    await sweepDeps.turns.request(conversationId);
+    expect(await turnsOf()).toHaveLength(0); // BullMQ folds it into the other conversation's job
+    await sweep(sweepDeps, { afterMs: 60_000 });
+    expect(await turnsOf()).toHaveLength(1);
+    // A live turn of the conversation itself is left alone: a second sweep adds nothing more.
+    await sweep(sweepDeps, { afterMs: 60_000 });
+    expect(await turnsOf()).toHaveLength(1);
+    await turnQ.close();
   });
 
   it('leaves recent events alone', async () => {

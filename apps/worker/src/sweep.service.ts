@@ -62,7 +62,7 @@ export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps =
   // Messages stored but never answered: their turn request was lost (Redis flushed). Asking
   // again is harmless when a turn is already on its way (deduplication folds the two).
   const waiting = await stalePendingConversations(deps.db, { olderThanMs: afterMs, limit: batch });
-  for (const { conversationId } of waiting) await deps.turns.request(conversationId);
+  for (const { conversationId } of waiting) await deps.turns.requestAgain(conversationId);
   let notificationsRequeued = 0;
   for (const { id } of await findPendingNotifications(deps.db, { olderThanMs: afterMs, limit: batch })) {
     const data = { notificationId: id };

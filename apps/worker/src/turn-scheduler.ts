@@ -13,6 +13,8 @@ export function debounceDelay(now: number, oldestPending: number, { debounceMs, 
   return Math.max(0, Math.min(debounceMs, oldestPending + maxWaitMs - now));
 }
 
+const dedupIdOf = (conversationId: string) => `turn-${conversationId}`;
+
 /**
  * Asks for a turn of a conversation. Why this design (open-source BullMQ has no groups):
  * one delayed `turn` job per conversation, added with BullMQ's deduplication keyed by the
@@ -33,6 +35,28 @@ export class TurnScheduler {
     readonly options: DebounceOptions,
   ) {}
 
+  /**
+   * Asks for a turn where an earlier request may have been lost (the sweeper's case). After Redis
+   * lost keys, a conversation's deduplication key can outlive its job, or name a job id that the
+   * restarted id counter gave to another conversation's job: BullMQ then folds every new request
+   * into a job that has already run, and the conversation would wait forever. Such a key (its job
+   * gone, finished, orphaned or someone else's) is removed first; a live turn of this
+   * conversation (waiting, delayed or running) is left alone and folds the request as usual.
+   */
+  async requestAgain(conversationId: string): Promise<void> {
+    const deduplicationId = dedupIdOf(conversationId);
+    const queue = this.turns.queue;
+    const holder = await queue.getDeduplicationJobId(deduplicationId);
+    if (holder) {
+      const job = await queue.getJob(holder);
+      const live =
+        job?.data?.conversationId === conversationId &&
+        !['completed', 'failed', 'unknown'].includes(await job.getState());
+      if (!live) await queue.removeDeduplicationKey(deduplicationId);
+    }
+    await this.request(conversationId);
+  }
+
   async request(conversationId: string, oldestPending?: Date): Promise<void> {
     const now = Date.now();
     const oldest = (oldestPending ?? (await oldestPendingAt(this.db, conversationId)))?.getTime() ?? now;
@@ -40,7 +64,7 @@ export class TurnScheduler {
       { conversationId },
       {
         delay: debounceDelay(now, oldest, this.options),
-        deduplication: { id: `turn-${conversationId}`, keepLastIfActive: true, replace: true },
+        deduplication: { id: dedupIdOf(conversationId), keepLastIfActive: true, replace: true },
       },
     );
   }

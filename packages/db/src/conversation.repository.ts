@@ -50,7 +50,7 @@ export async function storeInboundMessage(
   const direction = input.fromMe ? 'outbound' : 'inbound';
   const arrivedAt = input.arrivedAt ?? new Date();
   const [row] = await insertOrGet(
-    () => db.$queryRaw<(Omit<StoredInbound, 'isNew' | 'pending'> & { isNew: boolean; pending: boolean })[]>`
+    () => db.$queryRaw<StoredInbound[]>`
     WITH ch_new AS (
       INSERT INTO channels (provider, external_id, display_phone_number)
       VALUES (${input.provider}, ${input.channelExternalId}, ${input.displayPhoneNumber ?? null})

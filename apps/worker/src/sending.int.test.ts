@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDb, storeInboundMessage, writeOutbox, type Db } from '@zapflow/db';
+import { RateLimiter } from '@zapflow/idempotency';
 import { createLogger } from '@zapflow/logger';
 import { createQueue, createRedis, Producer, sendQueue } from '@zapflow/queue-contracts';
 import {
@@ -138,6 +139,19 @@ const alertsFor = (messageId: string) =>
   crm.received.filter((r) => (JSON.parse(r.body) as { messageId?: string }).messageId === messageId);
 
 describe('retries', () => {
+  it('holds a message while its number is paused, without counting the held attempts, then delivers once', async () => {
+    const to = await contact();
+    // What a 130429 from Meta does; the send claims the message, is told to wait, and gives the
+    // claim back (kept, the next attempt would wait out the whole send lease).
+    await new RateLimiter(redis, prefix).pause('number', fx.DEFAULT_PHONE_NUMBER_ID, 500);
+    const pausedAt = Date.now();
+    const id = await queue(to, text('after the pause'));
+    expect(await settled(id)).toMatchObject({ status: 'sent', sendAttempts: 1 });
+    expect(graph.acceptedFor(to)).toHaveLength(1);
+    expect(graph.acceptedFor(to)[0]!.at).toBeGreaterThanOrEqual(pausedAt + 490);
+    expect(graph.acceptedFor(to)[0]!.at).toBeLessThan(pausedAt + TIMEOUT_MS + 5000);
+  });
+
   it('rides out a 500 storm and a 429, then delivers exactly once', async () => {
     const to = await contact();
     graph.nextFor(to, { kind: 'fail', status: 500 }, { kind: 'fail', status: 429, body: {} });

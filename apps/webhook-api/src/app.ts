@@ -35,6 +35,8 @@ export interface AppDeps extends Omit<IngestDeps, 'writer'> {
 export function createApp(deps: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // No answer here is ever fetched conditionally; an ETag would hash every webhook reply.
+  app.set('etag', false);
   app.set('trust proxy', true);
   app.use(timing(deps.metrics));
   app.use(healthRouter(deps));

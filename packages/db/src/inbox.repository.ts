@@ -27,17 +27,24 @@ export interface RecordedInboxEvent {
  */
 export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promise<RecordedInboxEvent[]> {
   if (events.length === 0) return [];
+  // The batch travels as one JSON document: serialising it is one native JSON.stringify, where
+  // six text arrays had node-postgres escape every payload character by character.
+  const rows = events.map((e) => ({
+    provider: e.provider,
+    kind: e.kind,
+    channel_key: e.channelKey,
+    dedupe_key: e.dedupeKey,
+    payload: e.payload,
+    sender: e.sender ?? null,
+  }));
   return db.$queryRawUnsafe<RecordedInboxEvent[]>(
     `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload, sender)
-     SELECT p, k, c, d, j::jsonb, s FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[]) AS t(p, k, c, d, j, s)
+     SELECT e.provider, e.kind, e.channel_key, e.dedupe_key, e.payload, e.sender
+     FROM jsonb_to_recordset($1::jsonb)
+       AS e(provider text, kind text, channel_key text, dedupe_key text, payload jsonb, sender text)
      ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING
      RETURNING id, kind, provider, channel_key AS "channelKey", dedupe_key AS "dedupeKey"`,
-    events.map((e) => e.provider),
-    events.map((e) => e.kind),
-    events.map((e) => e.channelKey),
-    events.map((e) => e.dedupeKey),
-    events.map((e) => JSON.stringify(e.payload)),
-    events.map((e) => e.sender ?? null),
+    JSON.stringify(rows),
   );
 }
 

@@ -34,23 +34,43 @@ export function createLogger({
   silent = false,
 }: LoggerOptions): Logger {
   const json = (format ?? (nodeEnv === 'production' ? 'json' : 'pretty')) === 'json';
-  return winston.createLogger({
-    level,
-    silent,
-    defaultMeta: { service },
-    format: winston.format.combine(
-      redact(),
-      winston.format.errors({ stack: true }),
-      winston.format.timestamp(),
-      json
-        ? winston.format.json()
-        : winston.format.printf(({ timestamp, level: lvl, message, service: svc, stack, ...meta }) => {
-            const rest = Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : '';
-            return `${String(timestamp)} ${String(svc)} ${lvl}: ${String(message)}${rest}${stack ? `\n${String(stack)}` : ''}`;
-          }),
-    ),
-    transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
-  });
+  return skipDisabledLevels(
+    winston.createLogger({
+      level,
+      silent,
+      defaultMeta: { service },
+      format: winston.format.combine(
+        redact(),
+        winston.format.errors({ stack: true }),
+        winston.format.timestamp(),
+        json
+          ? winston.format.json()
+          : winston.format.printf(({ timestamp, level: lvl, message, service: svc, stack, ...meta }) => {
+              const rest = Object.keys(meta).length ? ` ${JSON.stringify(meta)}` : '';
+              return `${String(timestamp)} ${String(svc)} ${lvl}: ${String(message)}${rest}${stack ? `\n${String(stack)}` : ''}`;
+            }),
+      ),
+      transports: [new winston.transports.Console({ stderrLevels: ['error', 'warn'] })],
+    }),
+  );
+}
+
+/**
+ * winston formats every entry (redaction, timestamp, JSON) before its transport drops the ones
+ * below the level, so a `debug` line on every job cost a serialisation even at `info`. The level
+ * methods now return at once for a level nothing would print. Set on the logger itself, with
+ * `this`, so child loggers (which inherit them) still write through their own metadata.
+ */
+function skipDisabledLevels(logger: winston.Logger): winston.Logger {
+  const methods = logger as unknown as Record<string, (...args: unknown[]) => winston.Logger>;
+  for (const level of Object.keys(logger.levels)) {
+    const log = methods[level];
+    if (typeof log !== 'function') continue;
+    methods[level] = function (this: winston.Logger, ...args: unknown[]) {
+      return this.isLevelEnabled(level) ? log.apply(this, args) : this;
+    };
+  }
+  return logger;
 }
 
 /** A log-safe view of an error: its name, message and, for provider errors, their code. */

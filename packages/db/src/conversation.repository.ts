@@ -1,4 +1,4 @@
-import type { Db } from './client';
+import { query, sql, type Db } from './client';
 export interface InboundMessageInput {
   provider: string;
   channelExternalId: string;
@@ -50,7 +50,11 @@ export async function storeInboundMessage(
   const direction = input.fromMe ? 'outbound' : 'inbound';
   const arrivedAt = input.arrivedAt ?? new Date();
   const [row] = await insertOrGet(
-    () => db.$queryRaw<StoredInbound[]>`
+    async () =>
+      (
+        await query<StoredInbound>(
+          db,
+          sql`
     WITH ch_new AS (
       INSERT INTO channels (provider, external_id, display_phone_number)
       VALUES (${input.provider}, ${input.channelExternalId}, ${input.displayPhoneNumber ?? null})
@@ -113,6 +117,8 @@ export async function storeInboundMessage(
                 AND p.status = 'received'
               UNION ALL SELECT ${arrivedAt}::timestamptz WHERE msg.is_new AND msg.pending) oldest) AS "oldestPendingAt"
     FROM msg`,
+        )
+      ).rows,
   );
   return row!;
 }

@@ -1,4 +1,4 @@
-import type { Db } from './client';
+import { query, type Db } from './client';
 
 export type InboxKind = 'message' | 'status';
 
@@ -37,15 +37,16 @@ export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promis
     payload: e.payload,
     sender: e.sender ?? null,
   }));
-  return db.$queryRawUnsafe<RecordedInboxEvent[]>(
-    `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload, sender)
+  const { rows: recorded } = await query<RecordedInboxEvent>(db, {
+    text: `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload, sender)
      SELECT e.provider, e.kind, e.channel_key, e.dedupe_key, e.payload, e.sender
      FROM jsonb_to_recordset($1::jsonb)
        AS e(provider text, kind text, channel_key text, dedupe_key text, payload jsonb, sender text)
      ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING
      RETURNING id, kind, provider, channel_key AS "channelKey", dedupe_key AS "dedupeKey"`,
-    JSON.stringify(rows),
-  );
+    values: [JSON.stringify(rows)],
+  });
+  return recorded;
 }
 
 export function getInboxEvent(db: Db, id: string) {

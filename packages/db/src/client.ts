@@ -31,6 +31,12 @@ export function createDb({ url, poolSize = 10 }: DbOptions): Db {
     disposeExternalPool: true,
   });
   const db = new PrismaClient({ adapter });
+  // Prisma ends the pool on $disconnect only if it ever connected; `query` may have used it alone.
+  const disconnect = db.$disconnect.bind(db);
+  db.$disconnect = async () => {
+    await disconnect();
+    if (!pool.ended) await pool.end();
+  };
   pools.set(db, { pool, names });
   return db;
 }

@@ -28,7 +28,8 @@ export interface RecordedInboxEvent {
 export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promise<RecordedInboxEvent[]> {
   if (events.length === 0) return [];
   // The batch travels as one JSON document: serialising it is one native JSON.stringify, where
-  // six text arrays had node-postgres escape every payload character by character.
+  // six text arrays had node-postgres escape every payload character by character. A payload of
+  // JSON null reads back as SQL NULL: it is stored as JSON null, never failing its batch-mates.
   const rows = events.map((e) => ({
     provider: e.provider,
     kind: e.kind,
@@ -39,7 +40,7 @@ export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promis
   }));
   const { rows: recorded } = await query<RecordedInboxEvent>(db, {
     text: `INSERT INTO inbox_events (provider, kind, channel_key, dedupe_key, payload, sender)
-     SELECT e.provider, e.kind, e.channel_key, e.dedupe_key, e.payload, e.sender
+     SELECT e.provider, e.kind, e.channel_key, e.dedupe_key, coalesce(e.payload, 'null'::jsonb), e.sender
      FROM jsonb_to_recordset($1::jsonb)
        AS e(provider text, kind text, channel_key text, dedupe_key text, payload jsonb, sender text)
      ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING

@@ -98,19 +98,6 @@ export async function claimForSending(db: Db, id: string, leaseMs: number): Prom
 }
 
 /**
- * Gives back a claim the attempt will not use (a rate limit said wait): the message is queued
- * again and the attempt is not counted.
- */
-export async function releaseSendClaim(db: Db, id: string): Promise<void> {
-  await query(
-    db,
-    sql`
-    UPDATE messages SET status = 'queued', send_attempts = greatest(send_attempts - 1, 0), updated_at = now()
-    WHERE id = ${id}::uuid AND direction = 'outbound' AND status = 'sending'`,
-  );
-}
-
-/**
  * Records what the provider accepted, in one statement. Returns the conversation's next messages
  * waiting to go out after this one (not for broadcasts, which keep no order): once this one is
  * sent they need not wait out their polling delay.

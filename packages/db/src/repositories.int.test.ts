@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
-import { createDb, type Db } from './client';
+import { createDb, query, sql, type Db } from './client';
 import { claimStaleInboxEvents, countSweeps, markInboxProcessed, recordInboxEvents } from './inbox.repository';
 import { storeInboundMessage } from './conversation.repository';
 import { commitTurn, type TurnCommit } from './turn.repository';
@@ -84,7 +84,30 @@ describe('migrations', () => {
   });
 });
 
+describe('the client', () => {
+  it('ends its pool on $disconnect even when only query() used it', async () => {
+    const own = createDb({ url: database.url, poolSize: 1 });
+    expect((await query<{ one: number }>(own, sql`SELECT ${1}::int AS one`)).rows).toEqual([{ one: 1 }]);
+    await own.$disconnect();
+    await expect(query(own, sql`SELECT 1`)).rejects.toThrow(/after calling end/);
+  });
+});
+
 describe('inbox', () => {
+  it('stores a payload of JSON null without failing the rest of its batch', async () => {
+    const event = (payload: unknown) => ({
+      provider: 'cloud',
+      kind: 'status' as const,
+      channelKey: 'pn-1',
+      dedupeKey: `wamid.${randomUUID()}`,
+      payload,
+    });
+    const recorded = await recordInboxEvents(db, [event(null), event({ a: 1 })]);
+    expect(recorded).toHaveLength(2);
+    const rows = await db.inboxEvent.findMany({ where: { id: { in: recorded.map((r) => r.id) } } });
+    expect(rows.map((r) => r.payload).sort()).toEqual([{ a: 1 }, null]);
+  });
+
   it('returns only new events, so a duplicate delivery is never queued twice', async () => {
     const event = {
       provider: 'cloud',

@@ -66,8 +66,10 @@ function skipDisabledLevels(logger: winston.Logger): winston.Logger {
   for (const level of Object.keys(logger.levels)) {
     const log = methods[level];
     if (typeof log !== 'function') continue;
-    methods[level] = function (this: winston.Logger, ...args: unknown[]) {
-      return this.isLevelEnabled(level) ? log.apply(this, args) : this;
+    methods[level] = function (this: winston.Logger | undefined, ...args: unknown[]) {
+      // Called detached (`.catch(log.warn)`), winston falls back to the logger; so does this.
+      const self = this ?? logger;
+      return self.isLevelEnabled(level) ? log.apply(self, args) : self;
     };
   }
   return logger;

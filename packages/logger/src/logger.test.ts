@@ -40,9 +40,12 @@ describe('createLogger', () => {
     logger.child({ jobId: 'j2' }).debug('not yet');
     logger.level = 'debug';
     logger.child({ jobId: 'j3' }).debug('now', { token: 'secret' });
+    const { warn } = logger; // detached, as in `.catch(logger.warn)`
+    warn('detached');
     expect(lines).toEqual([
       expect.objectContaining({ level: 'info', message: 'hello', jobId: 'j1', messageId: 'm1', service: 'test' }),
       expect.objectContaining({ level: 'debug', message: 'now', jobId: 'j3', token: '[redacted]' }),
+      expect.objectContaining({ level: 'warn', message: 'detached' }),
     ]);
   });
 });

@@ -83,7 +83,7 @@ export function sql(strings: TemplateStringsArray, ...values: unknown[]): Statem
  * Runs a statement of the message path on the client's pool, prepared like every other, without
  * Prisma's query engine: a raw query cost about 200 µs of CPU through Prisma against 75 µs
  * through node-postgres (3,000 of each, `process.cpuUsage`, this machine), and a message runs
- * eight of them. Rows are as node-postgres parses them: uuid and text as strings, timestamptz
+ * seven of them. Rows are as node-postgres parses them: uuid and text as strings, timestamptz
  * as Date, json as objects, int4 as numbers, but int8 as strings (select none without a cast).
  * Errors are node-postgres's `DatabaseError`, with PostgreSQL's SQLSTATE in `code`.
  */

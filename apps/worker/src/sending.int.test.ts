@@ -141,8 +141,9 @@ const alertsFor = (messageId: string) =>
 describe('retries', () => {
   it('holds a message while its number is paused, without counting the held attempts, then delivers once', async () => {
     const to = await contact();
-    // What a 130429 from Meta does; the send claims the message, is told to wait, and gives the
-    // claim back (kept, the next attempt would wait out the whole send lease).
+    // What a 130429 from Meta does: the send is told to wait before it claims the message, so the
+    // held attempts are not counted (a claim kept would also make the next attempt wait out the
+    // whole send lease).
     await new RateLimiter(redis, prefix).pause('number', fx.DEFAULT_PHONE_NUMBER_ID, 500);
     const pausedAt = Date.now();
     const id = await queue(to, text('after the pause'));

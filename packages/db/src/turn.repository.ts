@@ -137,11 +137,11 @@ export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedT
     if (!row) return { rejected: 'stale_fence' };
     return { turn: { id: row.id, seq: row.seq }, outbound: row.outbound, handoff: row.handoff };
   } catch (error) {
-    const cause = error instanceof DatabaseError ? error : undefined; // PostgreSQL said no: which no?
-    if (cause?.code === 'ZF001' && cause.message.endsWith('inputs_taken')) return { rejected: 'inputs_taken' };
+    if (!(error instanceof DatabaseError)) throw error;
+    if (error.code === 'ZF001' && error.message.endsWith('inputs_taken')) return { rejected: 'inputs_taken' };
     // A turn committed after this statement's snapshot (it waited for that turn's row lock, and
     // its fence was higher): the turn number it read is taken. Its view is stale; refuse it.
-    if (cause?.code === '23505' && cause.message.includes('turns_conversation_id_seq_key')) {
+    if (error.code === '23505' && error.constraint === 'turns_conversation_id_seq_key') {
       return { rejected: 'stale_fence' };
     }
     throw error;

@@ -15,6 +15,7 @@ import {
 } from '@zapflow/whatsapp';
 import { createApp, type AppDeps } from './app';
 import { createMetrics } from './metrics';
+import { queuedInboxEvents } from './test-server';
 
 const API_KEY = 'evo-test-key-5f1c';
 const INSTANCE = 'loja-centro';
@@ -115,7 +116,7 @@ describe('POST /webhook/evolution', () => {
       fromMe: false,
     });
     const job = await inbox.getJob(`inbox-${row.id}`);
-    expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'message' });
+    expect(job?.data).toEqual({ events: [{ inboxEventId: row.id, kind: 'message' }] });
   });
 
   it('accepts the apikey from the body field', async () => {
@@ -123,7 +124,7 @@ describe('POST /webhook/evolution', () => {
     const res = await post(JSON.stringify(fx.messagesUpsert(data, { instance: INSTANCE, apikey: API_KEY })));
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ new: 1 });
-    expect(await inbox.count()).toBe(1);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(1);
   });
 
   it('refuses a missing or wrong apikey with 401 and queues nothing', async () => {
@@ -139,7 +140,7 @@ describe('POST /webhook/evolution', () => {
       expect(res.status).toBe(401);
       expect(await res.json()).toMatchObject({ error: { code: 'invalid_api_key' } });
     }
-    expect(await inbox.count()).toBe(0);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(0);
     expect(await db.inboxEvent.count({ where: { dedupeKey: idOf(data) } })).toBe(0);
   });
 
@@ -166,7 +167,7 @@ describe('POST /webhook/evolution', () => {
   it('answers 413 to a body over the size limit', async () => {
     const data = fx.textMessage({ text: 'x'.repeat(70 * 1024) });
     expect((await withHeaderKey(upsert(data))).status).toBe(413);
-    expect(await inbox.count()).toBe(0);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(0);
   });
 
   it('answers a duplicate delivery 200 and does not queue it again', async () => {
@@ -175,7 +176,7 @@ describe('POST /webhook/evolution', () => {
     for (let i = 0; i < 2; i++) {
       expect(await (await withHeaderKey(payload)).json()).toMatchObject({ new: 0, duplicates: 1 });
     }
-    expect(await inbox.count()).toBe(1);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(1);
   });
 
   it('records a message the business sent with fromMe: true', async () => {
@@ -201,7 +202,7 @@ describe('POST /webhook/evolution', () => {
       sender: '5511955554444',
       payload: expect.objectContaining({ waId: '5511955554444' }),
     });
-    expect(await inbox.count()).toBe(2);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(2);
   });
 
   it('answers 200 to groups and other events, recording and queueing nothing', async () => {
@@ -220,7 +221,7 @@ describe('POST /webhook/evolution', () => {
       expect(res.status).toBe(200);
       expect(await res.json()).toEqual({ ok: true, new: 0, duplicates: 0, ignored: 1 });
     }
-    expect(await inbox.count()).toBe(0);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(0);
     expect(await db.inboxEvent.count({ where: { dedupeKey: idOf(group) } })).toBe(0);
   });
 
@@ -253,11 +254,11 @@ describe('POST /webhook/evolution', () => {
       errors: [],
     });
     const job = await inbox.getJob(`inbox-${row.id}`);
-    expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'status' });
+    expect(job?.data).toEqual({ events: [{ inboxEventId: row.id, kind: 'status' }] });
 
     expect(await (await withHeaderKey(payload)).json()).toEqual({ ok: true, new: 0, duplicates: 1, ignored: 0 });
     expect(await db.inboxEvent.count({ where: { kind: 'status', dedupeKey: `${wamid}|delivered` } })).toBe(1);
-    expect(await inbox.count()).toBe(1);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(1);
   });
 
   it('records each status a message goes through as its own event', async () => {
@@ -277,7 +278,7 @@ describe('POST /webhook/evolution', () => {
     });
     const rows = await db.inboxEvent.findMany({ where: { dedupeKey: { startsWith: `${wamid}|` } } });
     expect(rows.map((r) => r.dedupeKey).sort()).toEqual([`${wamid}|delivered`, `${wamid}|read`, `${wamid}|sent`]);
-    expect(await inbox.count()).toBe(3);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(3);
   });
 
   it('records an ERROR status as failed, with an error the worker will not retry', async () => {
@@ -298,7 +299,7 @@ describe('POST /webhook/evolution', () => {
     for (const payload of [{ hello: 'world' }, [], 42, fx.webhookBody({ nope: true })]) {
       expect((await withHeaderKey(payload)).status).toBe(200);
     }
-    expect(await inbox.count()).toBe(0);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(0);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/zapflow_webhook_unrecognized_total\{provider="evolution"\} [1-9]/);
     expect(metrics).toMatch(/zapflow_webhook_events_total\{provider="evolution",kind="message",outcome="new"\} [1-9]/);
@@ -308,6 +309,6 @@ describe('POST /webhook/evolution', () => {
     const data = fx.textMessage({ text: 'por evento' });
     const res = await withHeaderKey(upsert(data), `${base}/webhook/evolution/messages-upsert`);
     expect(await res.json()).toMatchObject({ new: 1 });
-    expect(await inbox.count()).toBe(1);
+    expect(await queuedInboxEvents(inbox)).toHaveLength(1);
   });
 });

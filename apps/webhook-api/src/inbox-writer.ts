@@ -1,6 +1,6 @@
 import { recordInboxEvents, type Db, type NewInboxEvent, type RecordedInboxEvent } from '@zapflow/db';
 import { errorFields, type Logger } from '@zapflow/logger';
-import type { inboxQueue, InboxJob, Producer } from '@zapflow/queue-contracts';
+import { MAX_EVENTS_PER_INBOX_JOB, type inboxQueue, type Producer } from '@zapflow/queue-contracts';
 import type { ApiMetrics } from './metrics';
 
 interface Waiting {
@@ -22,9 +22,10 @@ const key = (e: { provider: string; channelKey: string; dedupeKey: string }) =>
 /**
  * The commit point of every webhook: record the events in the durable inbox, then queue the new
  * ones. Deliveries that arrive while earlier ones are being written are written together, in one
- * INSERT and one queue round trip: an insert costs PostgreSQL about as much for fifty rows as for
- * one, so under load this multiplies what the webhook takes in, and at low load a delivery is
- * written at once (nothing waits for a timer). Each caller still gets its answer only after its
+ * INSERT and one job per batch (up to `MAX_EVENTS_PER_INBOX_JOB` events): an insert costs
+ * PostgreSQL about as much for fifty rows as for one, and a job add costs the webhook about as
+ * much as the rest of a delivery, so under load this multiplies what the webhook takes in, and at
+ * low load a delivery is written at once (nothing waits for a timer). Each caller still gets its answer only after its
  * own events are committed, and learns which of them were new. A failure to queue is not a
  * failure to accept: the rows are there and the sweeper will queue them.
  */
@@ -82,13 +83,17 @@ export class InboxWriter {
       return;
     }
     const fresh = new Map(recorded.map((r) => [key(r), r]));
-    const jobs: InboxJob[] = recorded.map((r) => ({ inboxEventId: r.id, kind: r.kind }));
+    const jobs = [];
+    for (let i = 0; i < recorded.length; i += MAX_EVENTS_PER_INBOX_JOB) {
+      const events = recorded.slice(i, i + MAX_EVENTS_PER_INBOX_JOB);
+      jobs.push({ events: events.map((r) => ({ inboxEventId: r.id, kind: r.kind })) });
+    }
     try {
       await this.deps.inbox.addBulk(jobs);
     } catch (error) {
-      this.deps.metrics.enqueueFailures.inc(jobs.length);
+      this.deps.metrics.enqueueFailures.inc(recorded.length);
       this.deps.logger.warn('inbox events stored but not queued; the sweeper will queue them', {
-        inboxEventIds: jobs.map((j) => j.inboxEventId),
+        inboxEventIds: recorded.map((r) => r.id),
         ...errorFields(error),
       });
     }

@@ -4,7 +4,16 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDb, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
+import {
+  ALL_QUEUES,
+  createQueue,
+  createRedis,
+  inboxQueue,
+  parseJobData,
+  Producer,
+  sendQueue,
+  type InboxEventRef,
+} from '@zapflow/queue-contracts';
 import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
 import { createApp, type AppDeps } from './app';
 import { createMetrics } from './metrics';
@@ -59,4 +68,10 @@ export async function startTestServer(
       await deleteKeys(prefix);
     },
   };
+}
+
+/** The inbox events waiting for a worker, over every job (the webhook queues a batch as one job). */
+export async function queuedInboxEvents(inbox: Queue): Promise<InboxEventRef[]> {
+  const jobs = await inbox.getJobs(['waiting']);
+  return jobs.flatMap((job) => parseJobData(inboxQueue, job.data).events);
 }

@@ -30,6 +30,7 @@ import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
 import { sendOutbound, type SendDeps } from './send.service';
 import { SentMarkers } from './sent-markers';
+import { inboxProcessor } from './processors/inbox.processor';
 import { handleStatus, StatusTargetNotFound, type StatusDeps } from './status.service';
 import { sweep, type SweepDeps } from './sweep.service';
 import { TurnScheduler } from './turn-scheduler';
@@ -431,6 +432,79 @@ describe('delivery statuses', () => {
       status: 'manual',
       errorCode: '131026',
     });
+  });
+});
+
+describe('inbox jobs of several events (a webhook batch)', () => {
+  const batchPrefix = `${prefix}-batch`;
+  let batchQ: Queue;
+  let worker: Worker;
+  beforeAll(() => {
+    batchQ = createQueue(inboxQueue, redis, batchPrefix);
+    const deps = { db, turns: sweepDeps.turns, send: sweepDeps.send, fallback: statusDeps.fallback, logger };
+    worker = new Worker(inboxQueue.name, inboxProcessor(deps), { connection: redis, prefix: batchPrefix });
+  });
+  afterAll(async () => {
+    await worker.close();
+    await batchQ.close();
+    await deleteKeys(batchPrefix);
+  });
+  const storedOnce = async (wamid: string) => (await db.message.count({ where: { providerMessageId: wamid } })) === 1;
+  async function recordStatusOfUnknownMessage() {
+    const wamid = fx.fakeWamid();
+    const [s] = extractEvents(fx.statusNotification({ wamid, status: 'delivered' } as never)).statuses;
+    const [row] = await recordInboxEvents(db, [
+      { provider: 'cloud', kind: 'status', channelKey: s!.phoneNumberId, dedupeKey: `${wamid}|delivered`, payload: s },
+    ]);
+    return { inboxEventId: row!.id, kind: 'status' as const };
+  }
+  const failed = async (jobId: string) => {
+    await waitFor(`job ${jobId} failed`, async () => (await batchQ.getJob(jobId))?.finishedOn !== undefined);
+    return (await batchQ.getJob(jobId))!;
+  };
+
+  it('handles every event, then retries only the ones that failed', async () => {
+    const [a, b] = [await receive('primeira'), await receive('segunda')];
+    const status = await recordStatusOfUnknownMessage();
+    const events = [
+      { inboxEventId: a.inboxEventId, kind: 'message' as const },
+      status,
+      { inboxEventId: b.inboxEventId, kind: 'message' as const },
+    ];
+    const job = await new Producer(inboxQueue, batchQ, { attempts: 2, backoff: { type: 'fixed', delay: 10 } }).add({
+      events,
+    });
+    const done = await failed(job.id!);
+    expect(await storedOnce(a.wamid)).toBe(true);
+    expect(await storedOnce(b.wamid)).toBe(true);
+    // The first attempt narrowed the job to the status; the second ran it alone, with its own error.
+    expect(done.data).toEqual({ events: [status] });
+    expect(done.attemptsMade).toBe(2);
+    expect(done.failedReason).toMatch(/no outbound message with id/);
+  });
+
+  it('fails for good, naming them, when only events that can never succeed are left', async () => {
+    const good = await receive('legível');
+    const [unreadable] = await recordInboxEvents(db, [
+      {
+        provider: 'cloud',
+        kind: 'message',
+        channelKey: fx.DEFAULT_PHONE_NUMBER_ID,
+        dedupeKey: fx.fakeWamid(),
+        payload: {},
+      },
+    ]);
+    const bad = { inboxEventId: unreadable!.id, kind: 'message' as const };
+    const job = await new Producer(inboxQueue, batchQ, { attempts: 5 }).add({
+      events: [{ inboxEventId: good.inboxEventId, kind: 'message' }, bad],
+    });
+    const done = await failed(job.id!);
+    expect(await storedOnce(good.wamid)).toBe(true);
+    expect(done.attemptsMade).toBe(1);
+    expect(done.data).toEqual({ events: [bad] });
+    expect(done.failedReason).toContain(`1 of 2 inbox events failed (${bad.inboxEventId}: inbox event`);
+    // Left unprocessed in the inbox: the sweeper queues it again, alone, where it fails visibly.
+    expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: bad.inboxEventId } })).processedAt).toBeNull();
   });
 });
 

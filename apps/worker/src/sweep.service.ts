@@ -38,7 +38,7 @@ export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps =
   const staleInbox = await claimStaleInboxEvents(deps.db, { olderThanMs: afterMs, limit: batch, maxSweeps });
   const requeued: string[] = [];
   for (const event of staleInbox) {
-    const data = { inboxEventId: event.id, kind: event.kind };
+    const data = { events: [{ inboxEventId: event.id, kind: event.kind }] };
     if (await requeue(deps.inbox.queue, inboxQueue.jobId!(data))) {
       await deps.inbox.add(data);
       requeued.push(event.id);

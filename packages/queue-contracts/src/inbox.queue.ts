@@ -1,14 +1,28 @@
 import { z } from 'zod';
 import { defineQueue } from './define-queue';
 
-/**
- * `inbox`: one job per inbox event (an inbound message or a delivery status) that the webhook
- * recorded. The job carries only the row id; the worker reads the rest from PostgreSQL.
- */
-export const InboxJob = z.object({
+/** One event the webhook recorded in the inbox: an inbound message or a delivery status. */
+export const InboxEventRef = z.object({
   inboxEventId: z.uuid(),
   kind: z.enum(['message', 'status']),
 });
+export type InboxEventRef = z.infer<typeof InboxEventRef>;
+
+/** Events one job carries at most; the webhook splits a larger batch over several jobs. */
+export const MAX_EVENTS_PER_INBOX_JOB = 50;
+
+/**
+ * `inbox`: one job per batch of inbox events the webhook recorded together (one event at low
+ * load, tens under a burst). A job add costs the webhook about as much as everything else it
+ * does for a delivery, so under load one add now covers a whole batch. The job carries only the
+ * row ids; the worker reads the rest from PostgreSQL. A single event (`{ inboxEventId, kind }`),
+ * as versions before batching queued it and as some jobs may still be queued during a deploy,
+ * reads as a batch of one.
+ */
+export const InboxJob = z.union([
+  z.object({ events: z.array(InboxEventRef).min(1).max(MAX_EVENTS_PER_INBOX_JOB) }),
+  InboxEventRef.transform((event) => ({ events: [event] })),
+]);
 export type InboxJob = z.infer<typeof InboxJob>;
 
 export const inboxQueue = defineQueue({
@@ -16,7 +30,8 @@ export const inboxQueue = defineQueue({
   name: 'inbox',
   schema: InboxJob,
   jobName: 'inbox-event',
-  jobId: (data) => `inbox-${data.inboxEventId}`,
+  // Named for its first event: a batch of one (the sweeper's re-queue) keeps the id it always had.
+  jobId: (data) => `inbox-${data.events[0]!.inboxEventId}`,
   defaultJobOptions: {
     attempts: 10,
     backoff: { type: 'exponential', delay: 1000 },

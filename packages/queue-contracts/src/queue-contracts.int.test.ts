@@ -4,7 +4,7 @@ import { UnrecoverableError, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '@zapflow/testkit';
 import { createQueue, parseJobData, Producer } from './define-queue';
-import { InboxJob, inboxQueue } from './inbox.queue';
+import { InboxJob, inboxQueue, MAX_EVENTS_PER_INBOX_JOB } from './inbox.queue';
 import { sendQueue } from './send.queue';
 import { createRedis } from './redis';
 
@@ -38,7 +38,7 @@ describe('queue contracts (real Redis)', () => {
     await inbox.addBulk([data, data]);
     await inbox.add(data);
     const jobs = await queue.getJobs(['waiting']);
-    expect(jobs.filter((j) => j.data.inboxEventId === data.inboxEventId)).toHaveLength(1);
+    expect(jobs.filter((j) => j.id === `inbox-${data.inboxEventId}`)).toHaveLength(1);
   });
 
   it('refuses a payload that does not fit the schema before it reaches Redis', async () => {
@@ -50,7 +50,7 @@ describe('queue contracts (real Redis)', () => {
 
   it('makes job ids BullMQ accepts: no colon, never all digits', () => {
     for (const id of [
-      inboxQueue.jobId!({ inboxEventId: randomUUID(), kind: 'message' }),
+      inboxQueue.jobId!({ events: [{ inboxEventId: randomUUID(), kind: 'message' }] }),
       sendQueue.jobId!({ messageId: randomUUID() }),
     ]) {
       expect(id).not.toContain(':');
@@ -60,15 +60,31 @@ describe('queue contracts (real Redis)', () => {
 
   it('fails garbage on the consumer side without retrying it', () => {
     expect(() => parseJobData(inboxQueue, { inboxEventId: 42 })).toThrow(UnrecoverableError);
+    expect(() => parseJobData(inboxQueue, { events: [] })).toThrow(UnrecoverableError);
+    const tooMany = Array.from({ length: MAX_EVENTS_PER_INBOX_JOB + 1 }, () => ({
+      inboxEventId: randomUUID(),
+      kind: 'message',
+    }));
+    expect(() => parseJobData(inboxQueue, { events: tooMany })).toThrow(UnrecoverableError);
   });
 
-  it('still reads job data written by an earlier version (extra fields are dropped)', () => {
+  it('names a batch job for its first event and queues it once', async () => {
+    const events = [randomUUID(), randomUUID()].map((inboxEventId) => ({ inboxEventId, kind: 'message' as const }));
+    const [job] = await inbox.addBulk([{ events }, { events }]);
+    expect(job!.id).toBe(`inbox-${events[0]!.inboxEventId}`);
+    expect((await queue.getJob(job!.id!))!.data).toEqual({ events });
+    expect((await queue.getJobs(['waiting'])).filter((j) => j.id === job!.id)).toHaveLength(1);
+  });
+
+  it('still reads job data written by an earlier version, one event per job, as a batch of one', () => {
     const yesterday = {
       inboxEventId: '6f1c7c1e-8f0a-4a8e-9c59-2f0f5d3f0a11',
       kind: 'message',
       receivedAt: 1732400000000,
     };
-    expect(parseJobData(inboxQueue, yesterday)).toEqual({ inboxEventId: yesterday.inboxEventId, kind: 'message' });
+    expect(parseJobData(inboxQueue, yesterday)).toEqual({
+      events: [{ inboxEventId: yesterday.inboxEventId, kind: 'message' }],
+    });
     expect(InboxJob.safeParse({ inboxEventId: yesterday.inboxEventId, kind: 'message' }).success).toBe(true);
   });
 });

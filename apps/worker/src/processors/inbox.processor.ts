@@ -1,14 +1,11 @@
 import type { Job } from 'bullmq';
 import { inboxQueue, parseJobData } from '@zapflow/queue-contracts';
-import { handleInboundMessage, type InboundDeps } from '../inbound.service';
-import { handleStatus, type StatusDeps } from '../status.service';
+import { handleInboxBatch, type InboxBatchDeps } from '../inbox-batch.service';
 
-export function inboxProcessor(deps: InboundDeps & Pick<StatusDeps, 'send' | 'fallback'>) {
+export function inboxProcessor(deps: InboxBatchDeps) {
   return async (job: Job) => {
-    const { inboxEventId, kind } = parseJobData(inboxQueue, job.data);
+    const { events } = parseJobData(inboxQueue, job.data);
     const logger = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
-    return kind === 'message'
-      ? handleInboundMessage({ ...deps, logger }, inboxEventId)
-      : handleStatus({ db: deps.db, send: deps.send, fallback: deps.fallback, logger }, inboxEventId);
+    return handleInboxBatch({ ...deps, logger }, events, (remaining) => job.updateData({ events: remaining }));
   };
 }

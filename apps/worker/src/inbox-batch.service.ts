@@ -1,0 +1,60 @@
+import { UnrecoverableError } from 'bullmq';
+import { errorFields } from '@zapflow/logger';
+import type { InboxEventRef } from '@zapflow/queue-contracts';
+import { handleInboundMessage, type InboundDeps, type InboundOutcome } from './inbound.service';
+import { handleStatus, type StatusDeps } from './status.service';
+
+export type InboxBatchDeps = InboundDeps & Pick<StatusDeps, 'send' | 'fallback'>;
+
+/** An inbound message's outcome; a status has none. */
+export type InboxEventOutcome = InboundOutcome | undefined;
+
+/**
+ * Handles the inbox events of one job. One event alone behaves as it always has: its error is
+ * the job's error. Several (a webhook batch: different deliveries, mostly different contacts)
+ * are handled side by side, which is safe because every handler already runs concurrently across
+ * workers and may run again. When some fail, `narrow` shrinks the job to the events that can
+ * still succeed and the job fails, so BullMQ retries those alone with its backoff while the rest
+ * stay done. An event that can never succeed (unreadable, gone) is left out of the retry: it
+ * stays unprocessed in the inbox, where the sweeper queues it again on its own and it fails for
+ * good as a job of its own, visible to the operator. If nothing can be retried, the job itself
+ * fails for good naming those events.
+ */
+export async function handleInboxBatch(
+  deps: InboxBatchDeps,
+  events: InboxEventRef[],
+  narrow: (remaining: InboxEventRef[]) => Promise<unknown>,
+): Promise<InboxEventOutcome[]> {
+  if (events.length === 1) return [await handleInboxEvent(deps, events[0]!)];
+
+  const settled = await Promise.allSettled(events.map((event) => handleInboxEvent(deps, event)));
+  const failed = events.flatMap((event, i) => {
+    const result = settled[i]!;
+    return result.status === 'rejected' ? [{ event, error: result.reason as unknown }] : [];
+  });
+  if (failed.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<InboxEventOutcome>).value);
+
+  for (const { event, error } of failed) {
+    deps.logger.warn('inbox event failed within its batch', { ...event, ...errorFields(error) });
+  }
+  const retryable = failed.filter((f) => !(f.error instanceof UnrecoverableError));
+  const kept = retryable.length ? retryable : failed;
+  try {
+    await narrow(kept.map((f) => f.event));
+  } catch (error) {
+    // Not narrowed: the retry handles the whole batch again, which is harmless (only slower).
+    deps.logger.warn('could not narrow the inbox job to its failed events', errorFields(error));
+  }
+  const { event, error } = kept[0]!;
+  const summary =
+    `${kept.length} of ${events.length} inbox events failed ` +
+    `(${event.inboxEventId}: ${error instanceof Error ? error.message : String(error)})`;
+  if (retryable.length) throw new Error(`${summary}; only they are retried`);
+  throw new UnrecoverableError(`${summary}; none can succeed, and the sweeper will queue each on its own`);
+}
+
+function handleInboxEvent(deps: InboxBatchDeps, { inboxEventId, kind }: InboxEventRef): Promise<InboxEventOutcome> {
+  return kind === 'message'
+    ? handleInboundMessage(deps, inboxEventId)
+    : handleStatus(deps, inboxEventId).then(() => undefined);
+}

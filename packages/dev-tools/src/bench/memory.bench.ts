@@ -46,12 +46,8 @@ export async function memoryBench({
     let failed = 0;
     const deliver = async () => {
       const n = notification(pool[sent++ % pool.length]);
-      const res = await fetch(`http://127.0.0.1:${port}/webhook/whatsapp`, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': n.signature },
-        body: n.body,
-      }).catch(() => null);
-      if (res?.status !== 200) failed++;
+      const status = await stack.postWebhook(port, n).catch(() => 0);
+      if (status !== 200) failed++;
     };
     // Warm up: every contact's conversation exists, the JIT has run.
     for (const _ of pool) await deliver();

@@ -73,12 +73,8 @@ export async function pipelineBench({
     const deliver = async () => {
       const n = notification();
       sentAt.set(n.from, performance.now());
-      const res = await fetch(url, {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json', 'X-Hub-Signature-256': n.signature },
-        body: n.body,
-      });
-      if (res.status !== 200) throw new Error(`webhook answered ${res.status}`);
+      const status = await stack.postWebhook(port, n);
+      if (status !== 200) throw new Error(`webhook answered ${status}`);
       return n.from;
     };
     const repliesTo = async (contacts: string[], timeoutMs: number) => {

@@ -17,6 +17,8 @@ import { healthRouter } from './routes/health.route';
 import { whatsappWebhookRouter, type WhatsAppWebhookOptions } from './routes/whatsapp-webhook.route';
 
 export interface AppDeps extends Omit<IngestDeps, 'writer'> {
+  /** The inbox writer; main.ts passes its own to drain it on stop, tests let the app make one. */
+  writer?: InboxWriter;
   redis: Redis;
   db: Db;
   inbox: Producer<typeof inboxQueue.schema>;
@@ -43,7 +45,7 @@ export function createApp(deps: AppDeps): express.Express {
   app.get('/metrics', async (_req, res) => {
     res.type(deps.metrics.registry.contentType).send(await deps.metrics.registry.metrics());
   });
-  const ingest = { ...deps, writer: new InboxWriter(deps) };
+  const ingest = { ...deps, writer: deps.writer ?? new InboxWriter(deps) };
   app.use(whatsappWebhookRouter(ingest, deps.webhook));
   app.use(evolutionWebhookRouter(ingest, deps.evolution));
   app.use(ADMIN_QUEUES_PATH, ...adminRouter(deps.queues, deps.admin));

@@ -31,7 +31,7 @@ const key = (e: { provider: string; channelKey: string; dedupeKey: string }) =>
  */
 export class InboxWriter {
   private waiting: Waiting[] = [];
-  private inFlight = 0;
+  private readonly writes = new Set<Promise<void>>();
 
   constructor(
     private readonly deps: {
@@ -52,8 +52,18 @@ export class InboxWriter {
     });
   }
 
+  /**
+   * Resolves once every delivery handed in so far is written and queued. A stop waits for it
+   * before closing Redis: a client that hung up mid-request lets the server close while its
+   * batch is still being written, and its events would wait for the sweeper.
+   */
+  async drain(): Promise<void> {
+    // Waiting deliveries always have a write in flight ahead of them (pump fills every slot).
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+  }
+
   private pump(): void {
-    while (this.inFlight < this.options.maxInFlight && this.waiting.length > 0) {
+    while (this.writes.size < this.options.maxInFlight && this.waiting.length > 0) {
       const batch: Waiting[] = [];
       let size = 0;
       while (this.waiting.length > 0) {
@@ -62,11 +72,11 @@ export class InboxWriter {
         batch.push(this.waiting.shift()!);
         size += next.events.length;
       }
-      this.inFlight++;
-      void this.write(batch).finally(() => {
-        this.inFlight--;
+      const write: Promise<void> = this.write(batch).finally(() => {
+        this.writes.delete(write);
         this.pump();
       });
+      this.writes.add(write);
     }
   }
 

@@ -5,6 +5,7 @@ import { createLogger } from '@zapflow/logger';
 import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
 import { exitOnStartupError, onShutdown } from '@zapflow/runtime';
 import { createApp } from './app';
+import { InboxWriter } from './inbox-writer';
 import { parseApiKeys } from './routes/api.route';
 import { loadWebhookApiConfig } from './config';
 import { createMetrics } from './metrics';
@@ -37,6 +38,7 @@ async function main() {
     queues.find((q) => q.name === inboxQueue.name)!,
   );
   const metrics = createMetrics();
+  const writer = new InboxWriter({ db, inbox, metrics, logger });
 
   const app = createApp({
     db,
@@ -45,6 +47,7 @@ async function main() {
     metrics,
     queues,
     inbox,
+    writer,
     phoneNumberIds: config.WHATSAPP_PHONE_NUMBER_IDS,
     webhook: {
       appSecret: config.appSecret,
@@ -86,6 +89,7 @@ async function main() {
 
   onShutdown(logger, async () => {
     await new Promise<void>((resolve) => server.close(() => resolve()));
+    await writer.drain();
     await Promise.allSettled(queues.map((q) => q.close()));
     redis.disconnect();
     await db.$disconnect();

@@ -116,7 +116,7 @@ describe('POST /webhook/evolution', () => {
       fromMe: false,
     });
     const job = await inbox.getJob(`inbox-${row.id}`);
-    expect(job?.data).toEqual({ events: [{ inboxEventId: row.id, kind: 'message' }] });
+    expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'message' });
   });
 
   it('accepts the apikey from the body field', async () => {
@@ -254,7 +254,7 @@ describe('POST /webhook/evolution', () => {
       errors: [],
     });
     const job = await inbox.getJob(`inbox-${row.id}`);
-    expect(job?.data).toEqual({ events: [{ inboxEventId: row.id, kind: 'status' }] });
+    expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'status' });
 
     expect(await (await withHeaderKey(payload)).json()).toEqual({ ok: true, new: 0, duplicates: 1, ignored: 0 });
     expect(await db.inboxEvent.count({ where: { kind: 'status', dedupeKey: `${wamid}|delivered` } })).toBe(1);

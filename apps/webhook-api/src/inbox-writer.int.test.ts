@@ -3,7 +3,14 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { createDb, type Db, type NewInboxEvent } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { createQueue, createRedis, inboxQueue, Producer } from '@zapflow/queue-contracts';
+import {
+  createQueue,
+  createRedis,
+  inboxJobEvents,
+  inboxQueue,
+  Producer,
+  type InboxJob,
+} from '@zapflow/queue-contracts';
 import { createTestDatabase, deleteKeys, TEST_REDIS_URL, uniquePrefix, type TestDatabase } from '@zapflow/testkit';
 import { InboxWriter } from './inbox-writer';
 import { createMetrics } from './metrics';
@@ -34,7 +41,7 @@ const delivery = (n: number): NewInboxEvent[] => [
 ];
 
 describe('InboxWriter', () => {
-  it('drains: resolves once every delivery handed in so far is written and queued', async () => {
+  it('writes the deliveries that wait together, and drains: resolves once all are written and queued', async () => {
     const writer = new InboxWriter(
       {
         db,
@@ -42,12 +49,15 @@ describe('InboxWriter', () => {
         metrics: createMetrics(),
         logger: createLogger({ service: 'inbox-writer-test', silent: true }),
       },
-      { maxInFlight: 1, maxBatchEvents: 1 },
+      { maxInFlight: 1, maxBatchEvents: 500 },
     );
     // One batch in flight, two waiting behind it: what a stop can find when clients hang up.
     const answers = Promise.all([1, 2, 3].map((n) => writer.record(delivery(n))));
     await writer.drain();
     expect((await queuedInboxEvents(queue)).length).toBe(3);
+    // The first alone, the two that waited behind it together: one INSERT and one job for both.
+    const jobs = await queue.getJobs(['waiting']);
+    expect(jobs.map((j) => inboxJobEvents(j.data as InboxJob).length).sort()).toEqual([1, 2]);
     expect((await answers).map((recorded) => recorded.length)).toEqual([1, 1, 1]);
     await writer.drain(); // nothing in flight: resolves at once
   });

@@ -1,6 +1,6 @@
 import { recordInboxEvents, type Db, type NewInboxEvent, type RecordedInboxEvent } from '@zapflow/db';
 import { errorFields, type Logger } from '@zapflow/logger';
-import { MAX_EVENTS_PER_INBOX_JOB, type inboxQueue, type Producer } from '@zapflow/queue-contracts';
+import { inboxJobFor, MAX_EVENTS_PER_INBOX_JOB, type inboxQueue, type Producer } from '@zapflow/queue-contracts';
 import type { ApiMetrics } from './metrics';
 
 interface Waiting {
@@ -96,7 +96,7 @@ export class InboxWriter {
     const jobs = [];
     for (let i = 0; i < recorded.length; i += MAX_EVENTS_PER_INBOX_JOB) {
       const events = recorded.slice(i, i + MAX_EVENTS_PER_INBOX_JOB);
-      jobs.push({ events: events.map((r) => ({ inboxEventId: r.id, kind: r.kind })) });
+      jobs.push(inboxJobFor(events.map((r) => ({ inboxEventId: r.id, kind: r.kind }))));
     }
     try {
       await this.deps.inbox.addBulk(jobs);

@@ -8,6 +8,7 @@ import {
   ALL_QUEUES,
   createQueue,
   createRedis,
+  inboxJobEvents,
   inboxQueue,
   parseJobData,
   Producer,
@@ -73,5 +74,5 @@ export async function startTestServer(
 /** The inbox events waiting for a worker, over every job (the webhook queues a batch as one job). */
 export async function queuedInboxEvents(inbox: Queue): Promise<InboxEventRef[]> {
   const jobs = await inbox.getJobs(['waiting']);
-  return jobs.flatMap((job) => parseJobData(inboxQueue, job.data).events);
+  return jobs.flatMap((job) => inboxJobEvents(parseJobData(inboxQueue, job.data)));
 }

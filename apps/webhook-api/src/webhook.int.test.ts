@@ -106,7 +106,7 @@ describe('POST /webhook/whatsapp', () => {
       processedAt: null,
     });
     const job = await inbox.getJob(`inbox-${row.id}`);
-    expect(job?.data).toEqual({ events: [{ inboxEventId: row.id, kind: 'message' }] });
+    expect(job?.data).toEqual({ inboxEventId: row.id, kind: 'message' });
   });
 
   it('answers a duplicate delivery 200 and does not queue it again', async () => {
@@ -132,8 +132,6 @@ describe('POST /webhook/whatsapp', () => {
         .sort(),
     ).toEqual([0, 0, 0, 0, 1]);
     expect(await queuedInboxEvents(inbox)).toHaveLength(31);
-    // ... and queued together: fewer jobs than events.
-    expect(await inbox.count()).toBeLessThan(31);
     const wamid = (repeated.entry[0]!.changes[0]!.value.messages as { id: string }[])[0]!.id;
     expect(await db.inboxEvent.count({ where: { dedupeKey: wamid } })).toBe(1);
   });

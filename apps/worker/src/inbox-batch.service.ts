@@ -10,29 +10,42 @@ export type InboxBatchDeps = InboundDeps & Pick<StatusDeps, 'send' | 'fallback'>
 export type InboxEventOutcome = InboundOutcome | undefined;
 
 /**
+ * Events of one job handled at once. Every handler waits on the process's database pool, which
+ * the turn and send jobs share: fifty jobs of fifty events each must not queue 2,500 statements
+ * in front of them.
+ */
+const EVENTS_AT_ONCE = 8;
+
+/**
  * Handles the inbox events of one job. One event alone behaves as it always has: its error is
- * the job's error. Several (a webhook batch: different deliveries, mostly different contacts)
- * are handled side by side, which is safe because every handler already runs concurrently across
- * workers and may run again. When some fail, `narrow` shrinks the job to the events that can
- * still succeed and the job fails, so BullMQ retries those alone with its backoff while the rest
- * stay done. An event that can never succeed (unreadable, gone) is left out of the retry: it
- * stays unprocessed in the inbox, where the sweeper queues it again on its own and it fails for
- * good as a job of its own, visible to the operator. If nothing can be retried, the job itself
- * fails for good naming those events.
+ * the job's error and its outcome the job's result. Several (a webhook batch: different
+ * deliveries, mostly different contacts) are handled side by side, `EVENTS_AT_ONCE` at a time,
+ * which is safe because every handler already runs concurrently across workers and may run
+ * again; two messages of one contact keep their order because a turn waits for the contact's
+ * earlier messages that are recorded but not stored yet. When some fail, `narrow` shrinks the
+ * job to the events that can still succeed and the job fails, so BullMQ retries those alone with
+ * its backoff while the rest stay done. An event that can never succeed (unreadable, gone) is
+ * left out of the retry: it stays unprocessed in the inbox, where the sweeper queues it again on
+ * its own and it fails for good as a job of its own, visible to the operator. If nothing can be
+ * retried, the job itself fails for good naming those events.
  */
 export async function handleInboxBatch(
   deps: InboxBatchDeps,
   events: InboxEventRef[],
   narrow: (remaining: InboxEventRef[]) => Promise<unknown>,
-): Promise<InboxEventOutcome[]> {
-  if (events.length === 1) return [await handleInboxEvent(deps, events[0]!)];
+): Promise<InboxEventOutcome | { handled: number }> {
+  if (events.length === 1) return handleInboxEvent(deps, events[0]!);
 
-  const settled = await Promise.allSettled(events.map((event) => handleInboxEvent(deps, event)));
-  const failed = events.flatMap((event, i) => {
-    const result = settled[i]!;
-    return result.status === 'rejected' ? [{ event, error: result.reason as unknown }] : [];
-  });
-  if (failed.length === 0) return settled.map((r) => (r as PromiseFulfilledResult<InboxEventOutcome>).value);
+  const failed: { event: InboxEventRef; error: unknown }[] = [];
+  let next = 0;
+  const lane = async () => {
+    for (let event = events[next++]; event; event = events[next++]) {
+      await handleInboxEvent(deps, event).catch((error: unknown) => failed.push({ event, error }));
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(EVENTS_AT_ONCE, events.length) }, lane));
+  // BullMQ keeps a completed job's return value: a count, not fifty outcomes.
+  if (failed.length === 0) return { handled: events.length };
 
   for (const { event, error } of failed) {
     deps.logger.warn('inbox event failed within its batch', { ...event, ...errorFields(error) });

@@ -463,29 +463,8 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     return (await batchQ.getJob(jobId))!;
   };
 
-  it('handles every event, then retries only the ones that failed', async () => {
-    const [a, b] = [await receive('primeira'), await receive('segunda')];
-    const status = await recordStatusOfUnknownMessage();
-    const events = [
-      { inboxEventId: a.inboxEventId, kind: 'message' as const },
-      status,
-      { inboxEventId: b.inboxEventId, kind: 'message' as const },
-    ];
-    const job = await new Producer(inboxQueue, batchQ, { attempts: 2, backoff: { type: 'fixed', delay: 10 } }).add({
-      events,
-    });
-    const done = await failed(job.id!);
-    expect(await storedOnce(a.wamid)).toBe(true);
-    expect(await storedOnce(b.wamid)).toBe(true);
-    // The first attempt narrowed the job to the status; the second ran it alone, with its own error.
-    expect(done.data).toEqual({ events: [status] });
-    expect(done.attemptsMade).toBe(2);
-    expect(done.failedReason).toMatch(/no outbound message with id/);
-  });
-
-  it('fails for good, naming them, when only events that can never succeed are left', async () => {
-    const good = await receive('legível');
-    const [unreadable] = await recordInboxEvents(db, [
+  async function recordUnreadable() {
+    const [row] = await recordInboxEvents(db, [
       {
         provider: 'cloud',
         kind: 'message',
@@ -494,17 +473,68 @@ describe('inbox jobs of several events (a webhook batch)', () => {
         payload: {},
       },
     ]);
-    const bad = { inboxEventId: unreadable!.id, kind: 'message' as const };
+    return { inboxEventId: row!.id, kind: 'message' as const };
+  }
+  const unprocessed = async (id: string) =>
+    (await db.inboxEvent.findUniqueOrThrow({ where: { id } })).processedAt === null;
+
+  it('handles every event, then retries only those that can still succeed', async () => {
+    // Two messages of one contact, a status that names no message of ours yet (retried), and an
+    // unreadable event (never retried).
+    const a = await receive('primeira');
+    const b = await receive('segunda', a.from);
+    const status = await recordStatusOfUnknownMessage();
+    const unreadable = await recordUnreadable();
+    const events = [
+      { inboxEventId: a.inboxEventId, kind: 'message' as const },
+      status,
+      unreadable,
+      { inboxEventId: b.inboxEventId, kind: 'message' as const },
+    ];
+    const job = await new Producer(inboxQueue, batchQ, { attempts: 2, backoff: { type: 'fixed', delay: 10 } }).add({
+      events,
+    });
+    const done = await failed(job.id!);
+    expect(await storedOnce(a.wamid)).toBe(true);
+    expect(await storedOnce(b.wamid)).toBe(true);
+    const [first, second] = await Promise.all(
+      [a.wamid, b.wamid].map((wamid) => db.message.findFirstOrThrow({ where: { providerMessageId: wamid } })),
+    );
+    expect(second!.conversationId).toBe(first!.conversationId);
+    // The first attempt narrowed the job to the status; the second ran it alone, with its own error.
+    expect(done.data).toEqual(status);
+    expect(done.attemptsMade).toBe(2);
+    expect(done.failedReason).toMatch(/no outbound message with id/);
+    expect(await unprocessed(unreadable.inboxEventId)).toBe(true);
+  });
+
+  it('fails for good, naming them, when only events that can never succeed are left', async () => {
+    const good = await receive('legível');
+    const bad = await recordUnreadable();
     const job = await new Producer(inboxQueue, batchQ, { attempts: 5 }).add({
       events: [{ inboxEventId: good.inboxEventId, kind: 'message' }, bad],
     });
     const done = await failed(job.id!);
     expect(await storedOnce(good.wamid)).toBe(true);
     expect(done.attemptsMade).toBe(1);
-    expect(done.data).toEqual({ events: [bad] });
+    expect(done.data).toEqual(bad);
     expect(done.failedReason).toContain(`1 of 2 inbox events failed (${bad.inboxEventId}: inbox event`);
     // Left unprocessed in the inbox: the sweeper queues it again, alone, where it fails visibly.
-    expect((await db.inboxEvent.findUniqueOrThrow({ where: { id: bad.inboxEventId } })).processedAt).toBeNull();
+    expect(await unprocessed(bad.inboxEventId)).toBe(true);
+  });
+
+  it("returns a count for a batch, and a single event's outcome as before", async () => {
+    const [one, two] = [await receive('uma'), await receive('duas')];
+    const producer = new Producer(inboxQueue, batchQ);
+    const batch = await producer.add({
+      events: [one, two].map((r) => ({ inboxEventId: r.inboxEventId, kind: 'message' as const })),
+    });
+    const alone = await producer.add({ inboxEventId: (await receive('só')).inboxEventId, kind: 'message' });
+    await waitFor('both jobs done', async () =>
+      (await Promise.all([batch.id!, alone.id!].map((id) => batchQ.getJob(id)))).every((j) => j?.finishedOn),
+    );
+    expect((await batchQ.getJob(batch.id!))!.returnvalue).toEqual({ handled: 2 });
+    expect((await batchQ.getJob(alone.id!))!.returnvalue).toMatchObject({ isNew: true });
   });
 });
 

@@ -32,13 +32,17 @@ export interface SweepOptions {
  * The durability backstop. PostgreSQL is the commit point, so anything recorded but not finished
  * (an inbox event whose job was never queued because Redis was down, lost in a Redis flush, or
  * failed for good; an outbound message left `queued`) is queued again here. Job ids come from the
- * rows, so a sweep that races the normal path queues nothing twice.
+ * rows, so a sweep that races the normal path queues nothing twice, with one exception: an inbox
+ * event that is not the first of its webhook batch has no job of its own id, so if its batch job
+ * is still waiting or retrying when the grace period ends, the event is queued once more and
+ * handled twice. Handling is idempotent (a stored message is not stored again, a status only moves
+ * forward, a turn request folds into the one on its way), so that costs work, never an answer.
  */
 export async function sweep(deps: SweepDeps, { afterMs, batch = 500, maxSweeps = 5 }: SweepOptions) {
   const staleInbox = await claimStaleInboxEvents(deps.db, { olderThanMs: afterMs, limit: batch, maxSweeps });
   const requeued: string[] = [];
   for (const event of staleInbox) {
-    const data = { events: [{ inboxEventId: event.id, kind: event.kind }] };
+    const data = { inboxEventId: event.id, kind: event.kind };
     if (await requeue(deps.inbox.queue, inboxQueue.jobId!(data))) {
       await deps.inbox.add(data);
       requeued.push(event.id);

@@ -12,26 +12,36 @@ export type InboxEventRef = z.infer<typeof InboxEventRef>;
 export const MAX_EVENTS_PER_INBOX_JOB = 50;
 
 /**
- * `inbox`: one job per batch of inbox events the webhook recorded together (one event at low
- * load, tens under a burst). A job add costs the webhook about as much as everything else it
- * does for a delivery, so under load one add now covers a whole batch. The job carries only the
- * row ids; the worker reads the rest from PostgreSQL. A single event (`{ inboxEventId, kind }`),
- * as versions before batching queued it and as some jobs may still be queued during a deploy,
- * reads as a batch of one.
+ * `inbox`: one job per batch of inbox events the webhook recorded together. A job add costs the
+ * webhook about as much as everything else it does for a delivery, so under load one add covers
+ * a whole batch. A single event keeps the shape jobs had before batching (`{ inboxEventId, kind }`:
+ * what the sweeper queues, and what a worker of an earlier version still reads during a rolling
+ * deploy); several go as `{ events }`. The job carries only row ids; the worker reads the rest
+ * from PostgreSQL.
  */
 export const InboxJob = z.union([
+  InboxEventRef,
   z.object({ events: z.array(InboxEventRef).min(1).max(MAX_EVENTS_PER_INBOX_JOB) }),
-  InboxEventRef.transform((event) => ({ events: [event] })),
 ]);
 export type InboxJob = z.infer<typeof InboxJob>;
+
+/** The events a job carries, whichever its shape. */
+export function inboxJobEvents(job: InboxJob): InboxEventRef[] {
+  return 'events' in job ? job.events : [job];
+}
+
+/** The job for some recorded events: a single event in its own shape, several as a batch. */
+export function inboxJobFor(events: InboxEventRef[]): InboxJob {
+  return events.length === 1 ? events[0]! : { events };
+}
 
 export const inboxQueue = defineQueue({
   // Never rename: the name is part of Redis keys in production.
   name: 'inbox',
   schema: InboxJob,
   jobName: 'inbox-event',
-  // Named for its first event: a batch of one (the sweeper's re-queue) keeps the id it always had.
-  jobId: (data) => `inbox-${data.events[0]!.inboxEventId}`,
+  // Named for its (first) event: a single event's job keeps the id it had before batching.
+  jobId: (data) => `inbox-${inboxJobEvents(data)[0]!.inboxEventId}`,
   defaultJobOptions: {
     attempts: 10,
     backoff: { type: 'exponential', delay: 1000 },

@@ -4,7 +4,7 @@ import { UnrecoverableError, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { deleteKeys, TEST_REDIS_URL, uniquePrefix } from '@zapflow/testkit';
 import { createQueue, parseJobData, Producer } from './define-queue';
-import { InboxJob, inboxQueue, MAX_EVENTS_PER_INBOX_JOB } from './inbox.queue';
+import { InboxJob, inboxJobEvents, inboxJobFor, inboxQueue, MAX_EVENTS_PER_INBOX_JOB } from './inbox.queue';
 import { sendQueue } from './send.queue';
 import { createRedis } from './redis';
 
@@ -76,15 +76,22 @@ describe('queue contracts (real Redis)', () => {
     expect((await queue.getJobs(['waiting'])).filter((j) => j.id === job!.id)).toHaveLength(1);
   });
 
-  it('still reads job data written by an earlier version, one event per job, as a batch of one', () => {
+  it('still reads job data written by an earlier version (extra fields are dropped)', () => {
     const yesterday = {
       inboxEventId: '6f1c7c1e-8f0a-4a8e-9c59-2f0f5d3f0a11',
       kind: 'message',
       receivedAt: 1732400000000,
     };
-    expect(parseJobData(inboxQueue, yesterday)).toEqual({
-      events: [{ inboxEventId: yesterday.inboxEventId, kind: 'message' }],
-    });
+    const parsed = parseJobData(inboxQueue, yesterday);
+    expect(parsed).toEqual({ inboxEventId: yesterday.inboxEventId, kind: 'message' });
+    expect(inboxJobEvents(parsed)).toEqual([parsed]);
     expect(InboxJob.safeParse({ inboxEventId: yesterday.inboxEventId, kind: 'message' }).success).toBe(true);
+  });
+
+  it('writes a single event in the shape earlier versions read, several as a batch', () => {
+    const [one, two] = [randomUUID(), randomUUID()].map((inboxEventId) => ({ inboxEventId, kind: 'status' as const }));
+    expect(inboxJobFor([one!])).toEqual(one);
+    expect(inboxJobFor([one!, two!])).toEqual({ events: [one, two] });
+    expect(inboxJobEvents(inboxJobFor([one!, two!]))).toEqual([one, two]);
   });
 });

@@ -25,9 +25,9 @@ const key = (e: { provider: string; channelKey: string; dedupeKey: string }) =>
  * INSERT and one job per batch (up to `MAX_EVENTS_PER_INBOX_JOB` events): an insert costs
  * PostgreSQL about as much for fifty rows as for one, and a job add costs the webhook about as
  * much as the rest of a delivery, so under load this multiplies what the webhook takes in, and at
- * low load a delivery is written at once (nothing waits for a timer). Each caller still gets its answer only after its
- * own events are committed, and learns which of them were new. A failure to queue is not a
- * failure to accept: the rows are there and the sweeper will queue them.
+ * low load a delivery is written at once (nothing waits for a timer). Each caller still gets its
+ * answer only after its own events are committed, and learns which of them were new. A failure
+ * to queue is not a failure to accept: the rows are there and the sweeper will queue them.
  */
 export class InboxWriter {
   private waiting: Waiting[] = [];

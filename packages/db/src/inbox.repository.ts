@@ -1,4 +1,4 @@
-import { query, type Db } from './client';
+import { query, sql, type Db } from './client';
 
 export type InboxKind = 'message' | 'status';
 
@@ -50,8 +50,28 @@ export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promis
   return recorded;
 }
 
-export function getInboxEvent(db: Db, id: string) {
-  return db.inboxEvent.findUnique({ where: { id } });
+/** A recorded inbox event as the worker reads it. */
+export interface InboxEventRow {
+  id: string;
+  provider: string;
+  kind: InboxKind;
+  payload: unknown;
+  receivedAt: Date;
+  processedAt: Date | null;
+  /** The order the webhook recorded events in. */
+  seq: bigint;
+}
+
+/** The event a job names, or null. Every message and status reads one: a prepared statement. */
+export async function getInboxEvent(db: Db, id: string): Promise<InboxEventRow | null> {
+  const { rows } = await query<Omit<InboxEventRow, 'seq'> & { seq: string }>(
+    db,
+    sql`SELECT id, provider, kind, payload, received_at AS "receivedAt", processed_at AS "processedAt",
+              seq::text AS seq
+       FROM inbox_events WHERE id = ${id}::uuid`,
+  );
+  const row = rows[0];
+  return row ? { ...row, seq: BigInt(row.seq) } : null;
 }
 
 export async function markInboxProcessed(db: Pick<Db, 'inboxEvent'>, id: string): Promise<void> {

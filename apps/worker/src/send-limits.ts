@@ -1,10 +1,10 @@
-import type { RateLimiter } from '@zapflow/idempotency';
+import type { Limit, RateLimiter } from '@zapflow/idempotency';
 import type { WorkerConfig } from './config';
 
 /**
  * The limits every send passes, kept in Redis so they hold across all worker processes: the
- * recipient's pair rate (one message per interval, with a small burst), then the business
- * number's throughput, or the Evolution instance's rate.
+ * business number's throughput (or the Evolution instance's rate) and the recipient's pair rate
+ * (one message per interval, with a small burst).
  */
 export class SendLimits {
   constructor(
@@ -26,9 +26,10 @@ export class SendLimits {
   }
 
   /**
-   * 0 when the message may go now, else how long to wait before asking again. The number (or
-   * instance) is asked first: it has the capacity to spare, so a refusal by the recipient's pair
-   * rate wastes little, while the other way round a busy number would burn the recipient's slot.
+   * 0 when the message may go now, else how long to wait before asking again. The number's pause
+   * (after a 130429), the number's throughput (or the Evolution instance's rate) and the
+   * recipient's pair rate are checked together in one round trip, and the message is counted
+   * under both rates only when both admit it: a refusal by one never spends the other's slot.
    */
   async admit({
     provider,
@@ -41,25 +42,23 @@ export class SendLimits {
     recipient: string;
   }): Promise<number> {
     const c = this.config;
-    const paused = await this.limiter.pausedFor('number', channelExternalId);
-    if (paused > 0) return paused;
-    const sender =
+    const sender: Limit =
       provider === 'evolution'
-        ? await this.limiter.take('instance', channelExternalId, {
-            count: c.EVOLUTION_RATE_PER_MINUTE,
-            perMs: 60_000,
-            burst: 1,
-          })
-        : await this.limiter.take('number', channelExternalId, {
-            count: c.SEND_RATE_PER_NUMBER_PER_S,
-            perMs: 1000,
-            burst: c.SEND_RATE_PER_NUMBER_PER_S,
-          });
-    if (sender > 0) return sender;
-    return this.limiter.take('pair', `${channelExternalId}:${recipient}`, {
-      count: 1,
-      perMs: c.SEND_RATE_PER_RECIPIENT_INTERVAL_MS,
-      burst: c.SEND_RATE_PER_RECIPIENT_BURST,
-    });
+        ? {
+            scope: 'instance',
+            subject: channelExternalId,
+            rate: { count: c.EVOLUTION_RATE_PER_MINUTE, perMs: 60_000, burst: 1 },
+          }
+        : {
+            scope: 'number',
+            subject: channelExternalId,
+            rate: { count: c.SEND_RATE_PER_NUMBER_PER_S, perMs: 1000, burst: c.SEND_RATE_PER_NUMBER_PER_S },
+          };
+    const pair: Limit = {
+      scope: 'pair',
+      subject: `${channelExternalId}:${recipient}`,
+      rate: { count: 1, perMs: c.SEND_RATE_PER_RECIPIENT_INTERVAL_MS, burst: c.SEND_RATE_PER_RECIPIENT_BURST },
+    };
+    return this.limiter.admit([sender, pair], [{ scope: 'number', subject: channelExternalId }]);
   }
 }

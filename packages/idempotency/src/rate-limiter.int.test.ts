@@ -55,4 +55,35 @@ describe('rate limiter (GCRA in Redis)', () => {
     expect(await limiter.take('recipient', 'b', rate)).toBe(0);
     expect(await limiter.take('recipient', 'a', rate)).toBeGreaterThan(0);
   });
+
+  it('admits under several limits at once, or counts it under none', async () => {
+    const number = { scope: 'number', subject: 'both', rate: { count: 1, perMs: 60_000, burst: 2 } };
+    const pair = { scope: 'pair', subject: 'both:c1', rate: { count: 1, perMs: 60_000, burst: 1 } };
+    expect(await limiter.admit([number, pair])).toBe(0);
+    // The pair refuses: the number must not have spent its second slot on it.
+    expect(await limiter.admit([number, pair])).toBeGreaterThan(50_000);
+    expect(await limiter.take('number', 'both', number.rate)).toBe(0);
+    expect(await limiter.take('number', 'both', number.rate)).toBeGreaterThan(0);
+  });
+
+  it('waits out a pause, whatever the rates say, and counts nothing meanwhile', async () => {
+    const rate = { count: 1, perMs: 60_000, burst: 1 };
+    await limiter.pause('number', 'paused', 2000);
+    const wait = await limiter.admit(
+      [{ scope: 'pair', subject: 'paused:c1', rate }],
+      [{ scope: 'number', subject: 'paused' }],
+    );
+    expect(wait).toBeGreaterThan(1000);
+    expect(wait).toBeLessThanOrEqual(2000);
+    expect(await limiter.take('pair', 'paused:c1', rate)).toBe(0);
+  });
+
+  it('never reads a wait under a millisecond as "admitted"', async () => {
+    // 0.1 ms between events: within one millisecond only the first (or, across a millisecond
+    // boundary, two) may pass. Truncated to an integer, every refusal would read as 0.
+    const rate = { count: 1000, perMs: 100, burst: 1 };
+    // Sent together on one connection, Redis runs the five back to back.
+    const waits = await Promise.all(Array.from({ length: 5 }, () => limiter.take('number', 'fine', rate)));
+    expect(waits.filter((w) => w === 0).length).toBeLessThanOrEqual(2);
+  });
 });

@@ -56,12 +56,16 @@ export async function pipelineBench({
   databaseUrl,
   seconds = 10,
   rate = 200,
-  workers = 2,
+  workers = 1,
 }: {
   redisUrl: string;
   databaseUrl: string;
   seconds?: number;
   rate?: number;
+  /**
+   * Worker processes. One by default: on 2 cores that also run PostgreSQL, Redis, webhook-api
+   * and the load, a second worker adds no core, only contention (bench/README.md has both).
+   */
   workers?: number;
 }): Promise<BenchResult> {
   const stack = await new BenchStack(databaseUrl, redisUrl).prepare();
@@ -153,7 +157,7 @@ export async function pipelineBench({
       p50_ms: Number(quantile(latencies, 0.5).toFixed(1)),
       p99_ms: Number(quantile(latencies, 0.99).toFixed(1)),
       notes:
-        `${workers} worker processes, local engine, debounce off, a new contact per message; ` +
+        `${workers} worker process${workers === 1 ? '' : 'es'}, local engine, debounce off, a new contact per message; ` +
         `p50/p99 at ${rate} messages/s offered for ${seconds} s (${paced.latencies.length}/${paced.sent} answered); ` +
         `at ${rate / 10}/s: p50 ${quantile(light.latencies, 0.5).toFixed(1)} ms, p99 ${quantile(light.latencies, 0.99).toFixed(1)} ms; ` +
         `flood: ${accepted} webhooks accepted, ${floodReplies.length} replies; ` +

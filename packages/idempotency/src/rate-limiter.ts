@@ -59,6 +59,10 @@ export class RateLimiter {
     private readonly prefix: string,
   ) {}
 
+  /**
+   * A subject's key. Its braces predate `admit` (each script then touched one key); now that one
+   * event's keys must share a slot, a hash tag in the prefix, which comes first and wins, does it.
+   */
   key(scope: string, subject: string): string {
     return `${this.prefix}:rate:{${scope}:${subject}}`;
   }

@@ -102,24 +102,28 @@ export async function pipelineBench({
     // growing, a backlog that forms at once and drains at the machine's spare capacity) is
     // reported beside it, not mixed into it.
     const pacedLoad = async (perSecond: number) => {
-      const settling = perSecond * settleSeconds;
+      const settling = Math.round(perSecond * settleSeconds);
       const sends: Promise<string>[] = [];
       const t0 = performance.now();
-      for (let i = 0; i < settling + perSecond * seconds; i++) {
+      for (let i = 0; i < settling + Math.round(perSecond * seconds); i++) {
         const wait = t0 + (i * 1000) / perSecond - performance.now();
         if (wait > 0) await new Promise((r) => setTimeout(r, wait));
         sends.push(deliver());
       }
       const contacts = await Promise.all(sends);
       const answered = new Set(await repliesTo(contacts, 180_000));
-      const latenciesOf = (some: string[]) =>
-        some.filter((c) => answered.has(c)).map((c) => clock.replyAt.get(c)! - sentAt.get(c)!);
-      return {
-        sent: contacts.length - settling,
-        latencies: latenciesOf(contacts.slice(settling)),
-        settling: latenciesOf(contacts.slice(0, settling)),
-      };
+      const part = (some: string[]) => ({
+        sent: some.length,
+        latencies: some.filter((c) => answered.has(c)).map((c) => clock.replyAt.get(c)! - sentAt.get(c)!),
+      });
+      return { ...part(contacts.slice(settling)), settling: part(contacts.slice(0, settling)) };
     };
+    /** "p50 X ms, p99 Y ms (answered/sent answered)" of one part of a paced load. */
+    const summary = ({ sent, latencies }: { sent: number; latencies: number[] }) =>
+      sent === 0
+        ? 'nothing sent'
+        : `p50 ${quantile(latencies, 0.5).toFixed(1)} ms, p99 ${quantile(latencies, 0.99).toFixed(1)} ms ` +
+          `(${latencies.length}/${sent} answered)`;
     const light = await pacedLoad(rate / 10);
     const paced = await pacedLoad(rate);
     const latencies = paced.latencies;
@@ -173,9 +177,9 @@ export async function pipelineBench({
       notes:
         `${workers} worker process${workers === 1 ? '' : 'es'}, local engine, debounce off, a new contact per message; ` +
         `p50/p99 at ${rate} messages/s offered for ${seconds} s (${paced.latencies.length}/${paced.sent} answered), ` +
-        `after ${settleSeconds} s at that rate whose p50/p99 were ${quantile(paced.settling, 0.5).toFixed(1)} / ` +
-        `${quantile(paced.settling, 0.99).toFixed(1)} ms (the step from ${rate / 10}/s); ` +
-        `at ${rate / 10}/s: p50 ${quantile(light.latencies, 0.5).toFixed(1)} ms, p99 ${quantile(light.latencies, 0.99).toFixed(1)} ms; ` +
+        `measured after ${settleSeconds} s at that rate, reported apart (the step from ${rate / 10}/s): ` +
+        `${summary(paced.settling)}; ` +
+        `at ${rate / 10}/s, measured the same way: ${summary(light)}, its first ${settleSeconds} s ${summary(light.settling)}; ` +
         `flood: ${accepted} webhooks accepted, ${floodReplies.length} replies; ` +
         `CPU per reply in the flood: ${cpuPerReply}; ` +
         `targets: >= 1000 messages/s, ratio >= 0.25, p50 <= 50 ms at 200 messages/s`,

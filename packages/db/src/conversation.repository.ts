@@ -184,7 +184,8 @@ type ConversationRow = Omit<TurnConversation, 'turnFence' | 'channel' | 'contact
 
 /**
  * The conversation a turn works on; throws if there is none. Every turn runs it, so it is one
- * prepared statement rather than a Prisma `include` (about three times the CPU, see `query`).
+ * prepared statement rather than a Prisma `include`: Prisma's own CPU per statement (see `query`)
+ * and, with the inbox read, 75 MB of the worker's memory (bench/README.md, "memory").
  */
 export async function getConversation(db: Db, id: string): Promise<TurnConversation> {
   const { rows } = await query<ConversationRow>(

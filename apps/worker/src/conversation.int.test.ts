@@ -426,3 +426,21 @@ describe('idle handoffs', () => {
     });
   });
 });
+
+describe('turn fencing', () => {
+  it('answers after Redis lost the fence counter, with a token above the one PostgreSQL kept', async () => {
+    const c = newContact();
+    await receive(c, 'oi');
+    await waitFor('the first turn', async () => (await turnsOf(c)).length === 1);
+    const { id } = await conversationOf(c);
+    // As after a Redis flush: the counter is gone, and the store has seen a high token (too high
+    // to reach by retrying turns that PostgreSQL refuses, each one token further).
+    await db.$executeRaw`UPDATE conversations SET turn_fence = 1000000000000 WHERE id = ${id}::uuid`;
+    await redis.del(`${prefix}:fence:{conv-${id}}`);
+    await sleep(DEBOUNCE_MS + 100);
+    await receive(c, 'quanto custa?');
+    await waitFor('the second turn', async () => (await turnsOf(c)).length === 2);
+    expect(Number((await conversationOf(c)).turnFence)).toBeGreaterThan(1e12);
+    await waitFor('the second reply', () => graph.textsTo(c).length >= 2);
+  });
+});

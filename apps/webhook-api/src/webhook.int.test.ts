@@ -96,7 +96,18 @@ describe('POST /webhook/whatsapp', () => {
     const payload = text('oi');
     const res = await signed(payload);
     expect(res.status).toBe(200);
-    expect(await res.json()).toMatchObject({ new: 1, duplicates: 0 });
+    // The answer is written straight to the socket (webhook-answer.ts): the headers res.json sets.
+    expect(res.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    const answer = await res.text();
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(answer)));
+    expect(JSON.parse(answer)).toEqual({
+      ok: true,
+      received: 1,
+      new: 1,
+      duplicates: 0,
+      ignored: 0,
+      unrecognized: 0,
+    });
     const wamid = (payload.entry[0]!.changes[0]!.value.messages as { id: string }[])[0]!.id;
     const row = await db.inboxEvent.findFirstOrThrow({ where: { dedupeKey: wamid } });
     expect(row).toMatchObject({

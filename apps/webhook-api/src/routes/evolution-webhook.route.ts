@@ -1,6 +1,7 @@
 import express, { Router, type RequestHandler } from 'express';
 import { HttpError } from '../http-error';
 import { parseJsonBody } from '../json-body';
+import { answerDelivery } from '../webhook-answer';
 import {
   ingestEvolutionWebhook,
   isAuthenticEvolutionDelivery,
@@ -31,7 +32,7 @@ export function evolutionWebhookRouter(deps: EvolutionIngestDeps, options: Evolu
       throw new HttpError(401, 'invalid_api_key', 'the apikey (header or body field) is missing or wrong');
     }
     const outcome = await ingestEvolutionWebhook(deps, body);
-    res.status(200).json({ ok: true, ...outcome });
+    answerDelivery(res, { ok: true, ...outcome });
   };
 
   router.post('/webhook/evolution', readBody, receive);

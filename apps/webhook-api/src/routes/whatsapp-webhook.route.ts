@@ -3,6 +3,7 @@ import express, { Router } from 'express';
 import { isValidSignature } from '@zapflow/whatsapp';
 import { HttpError } from '../http-error';
 import { parseJsonBody } from '../json-body';
+import { answerDelivery } from '../webhook-answer';
 import { ingestCloudNotification, type IngestDeps } from '../ingest.service';
 
 export interface WhatsAppWebhookOptions {
@@ -47,7 +48,7 @@ export function whatsappWebhookRouter(deps: IngestDeps, options: WhatsAppWebhook
       }
       const body = parseJsonBody(raw, deps.metrics);
       const outcome = await ingestCloudNotification(deps, body);
-      res.status(200).json({ ok: true, ...outcome });
+      answerDelivery(res, { ok: true, ...outcome });
     },
   );
 

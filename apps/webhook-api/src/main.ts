@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createDb } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
 import { ALL_QUEUES, createQueue, createRedis, inboxQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
-import { exitOnStartupError, onShutdown } from '@zapflow/runtime';
+import { closerFor, exitOnStartupError, onShutdown } from '@zapflow/runtime';
 import { createApp } from './app';
 import { InboxWriter } from './inbox-writer';
 import { parseApiKeys } from './routes/api.route';
@@ -76,6 +76,7 @@ async function main() {
     },
   });
   const server = app.listen(config.PORT);
+  const closeServer = closerFor(server);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);
@@ -87,13 +88,18 @@ async function main() {
     provider: config.WHATSAPP_PROVIDER,
   });
 
-  onShutdown(logger, async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await writer.drain();
-    await Promise.allSettled(queues.map((q) => q.close()));
-    redis.disconnect();
-    await db.$disconnect();
-  });
+  onShutdown(
+    logger,
+    async () => {
+      await closeServer();
+      await writer.drain();
+      await Promise.allSettled(queues.map((q) => q.close()));
+      redis.disconnect();
+      await db.$disconnect();
+    },
+    // Inside the compose file's 15 s stop_grace_period: exit on our own, not by SIGKILL.
+    12_000,
+  );
 }
 
 main().catch(exitOnStartupError(undefined, 'webhook-api'));

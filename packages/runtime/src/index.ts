@@ -1,2 +1,3 @@
 export * from './shutdown';
 export * from './ops-server';
+export * from './http-close';

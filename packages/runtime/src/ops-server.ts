@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { closerFor } from './http-close';
 
 export interface OpsServer {
   port: number;
@@ -44,12 +45,10 @@ export async function startOpsServer({
       );
     }
   });
+  const close = closerFor(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, resolve);
   });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  return { port: (server.address() as AddressInfo).port, close };
 }

@@ -28,9 +28,10 @@ const WORKERS = 3;
 const NUMBER_RATE_PER_S = 100;
 // How far a send's trip from the limiter's yes to the stand-in's clock (a claim waiting for a
 // database connection behind 50 jobs, then an HTTP request, on 2 cores shared by 3 workers,
-// PostgreSQL, Redis and the stand-in itself) varies here: up to about 800 ms measured (a worst
-// excess of 25-78 messages at 100 a second).
-const TRIP_JITTER_MS = 1000;
+// PostgreSQL, Redis and the stand-in itself, while another test file runs beside this one)
+// varies here: worst excesses of 25-78 messages at 100 a second in most runs, and once 105.5
+// (a trip about 1.05 s late, on a slow day). The slack is half again that.
+const TRIP_JITTER_MS = 1500;
 const PAIR_INTERVAL_MS = 100;
 const PAIR_BURST = 3;
 const FROM = '106540352242922';

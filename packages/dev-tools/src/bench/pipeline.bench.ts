@@ -5,6 +5,7 @@ import { signBody, webhookFixtures as fx } from '@zapflow/whatsapp';
 import { cpuSnapshot, cpuSpent } from './cpu-by-process';
 import { quantile, type BenchResult } from './result';
 import { ReplyClock } from './reply-clock';
+import { describeStoreCalls, readStoreCalls } from './store-calls';
 import { BenchStack, freePort, waitForPort } from './stack';
 
 export const SECRET = 'bench-app-secret';
@@ -129,6 +130,7 @@ export async function pipelineBench({
     const latencies = paced.latencies;
 
     // Throughput: as much as 50 connections deliver.
+    const callsBefore = await readStoreCalls(stack.databaseUrl, redisUrl, { settle: true });
     const parts = stack.parts().set(process.pid, 'bench (load and stand-in)');
     const cpuBefore = cpuSnapshot(parts);
     const floodContacts: string[] = [];
@@ -163,6 +165,11 @@ export async function pipelineBench({
     const cpuPerReply = cpu.length
       ? cpu.map(([part, ms]) => `${part} ${(ms / floodReplies.length).toFixed(2)} ms`).join(', ')
       : 'not measured (no /proc)';
+    const callsPerReply = describeStoreCalls(
+      callsBefore,
+      await readStoreCalls(stack.databaseUrl, redisUrl, { settle: true }),
+      floodReplies.length,
+    );
 
     const baseline = await rawBullmq(redisUrl, `${stack.prefix}-raw`, seconds);
     return {
@@ -182,6 +189,7 @@ export async function pipelineBench({
         `at ${rate / 10}/s, measured the same way: ${summary(light)}, its first ${settleSeconds} s ${summary(light.settling)}; ` +
         `flood: ${accepted} webhooks accepted, ${floodReplies.length} replies; ` +
         `CPU per reply in the flood: ${cpuPerReply}; ` +
+        `round trips per reply in the flood: ${callsPerReply}; ` +
         `targets: >= 1000 messages/s, ratio >= 0.25, p50 <= 50 ms at 200 messages/s`,
     };
   } finally {

@@ -1,6 +1,15 @@
 import { UnrecoverableError } from 'bullmq';
-import { getInboxEvent, storeInboundMessage, type Db } from '@zapflow/db';
-import type { Logger } from '@zapflow/logger';
+import {
+  getInboxEvent,
+  getInboxEvents,
+  storeInboundMessage,
+  storeInboundMessages,
+  type Db,
+  type InboundBatchInput,
+  type InboxEventRow,
+  type StoredInbound,
+} from '@zapflow/db';
+import { errorFields, type Logger } from '@zapflow/logger';
 import { StoredInboundMessage } from '@zapflow/whatsapp';
 import type { TurnScheduler } from './turn-scheduler';
 
@@ -25,14 +34,83 @@ export interface InboundOutcome {
  * the attempt that processed it may have died before it asked for the turn.
  */
 export async function handleInboundMessage(deps: InboundDeps, inboxEventId: string): Promise<InboundOutcome> {
-  const event = await getInboxEvent(deps.db, inboxEventId);
+  const input = inboundInput(await getInboxEvent(deps.db, inboxEventId), inboxEventId);
+  const stored = await storeInboundMessage(deps.db, input);
+  // The business's own messages (sent from its phone, or the echo of ours) are never pending.
+  if (stored.pending) await deps.turns.request(stored.conversationId, stored.oldestPendingAt ?? undefined);
+  return outcome(deps, inboxEventId, stored);
+}
+
+/** What a batch of inbound messages came to: each one's outcome, or why it was not settled. */
+export interface InboundBatchResult {
+  done: Map<string, InboundOutcome>;
+  /** Events that can never succeed (gone, unreadable): each with its error. */
+  failed: Map<string, UnrecoverableError>;
+  /** Events this batch could not settle: to be handled one at a time. */
+  left: string[];
+}
+
+/**
+ * `handleInboundMessage` for many events at once (a webhook batch): one read, one statement that
+ * stores them all, one round trip of turn requests (one per conversation, for its oldest
+ * unanswered message). Whatever the batch statement cannot settle, or everything when it fails
+ * (a deadlock with a concurrent batch, the database gone), is left to the one-at-a-time path,
+ * which is idempotent: an event stored here and handled again there is stored once.
+ */
+export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Promise<InboundBatchResult> {
+  const result: InboundBatchResult = { done: new Map(), failed: new Map(), left: [] };
+  const events = new Map((await getInboxEvents(deps.db, ids)).map((e) => [e.id, e]));
+  const inputs: InboundBatchInput[] = [];
+  for (const id of ids) {
+    try {
+      inputs.push(inboundInput(events.get(id) ?? null, id));
+    } catch (error) {
+      result.failed.set(id, error as UnrecoverableError);
+    }
+  }
+  let stored: (StoredInbound | undefined)[];
+  try {
+    stored = await storeInboundMessages(deps.db, inputs);
+  } catch (error) {
+    deps.logger.warn('could not store the inbound batch in one statement; storing one at a time', {
+      events: inputs.length,
+      ...errorFields(error),
+    });
+    result.left.push(...inputs.map((i) => i.inboxEventId));
+    return result;
+  }
+  const oldest = new Map<string, Date | undefined>();
+  const settled: [string, StoredInbound][] = [];
+  for (const [i, input] of inputs.entries()) {
+    const row = stored[i];
+    if (!row) {
+      result.left.push(input.inboxEventId);
+      continue;
+    }
+    settled.push([input.inboxEventId, row]);
+    if (!row.pending) continue;
+    oldest.set(row.conversationId, earliest(oldest.get(row.conversationId), row.oldestPendingAt ?? undefined));
+  }
+  // Stored and marked processed. Should this fail, the caller handles them one at a time, which
+  // stores each again (a no-op) and asks for its turn again.
+  await deps.turns.requestMany(
+    [...oldest].map(([conversationId, oldestPending]) => ({ conversationId, oldestPending })),
+  );
+  for (const [id, row] of settled) result.done.set(id, outcome(deps, id, row));
+  return result;
+}
+
+const earliest = (a?: Date, b?: Date) => (a && b ? (a < b ? a : b) : (a ?? b));
+
+/** The stored form of a recorded inbound message, or why it can never be stored. */
+function inboundInput(event: InboxEventRow | null, inboxEventId: string): InboundBatchInput {
   if (!event) throw new UnrecoverableError(`inbox event ${inboxEventId} does not exist`);
   const parsed = StoredInboundMessage.safeParse(event.payload);
   if (!parsed.success) {
     throw new UnrecoverableError(`inbox event ${inboxEventId} holds no readable message: ${parsed.error.message}`);
   }
   const m = parsed.data;
-  const stored = await storeInboundMessage(deps.db, {
+  return {
     inboxEventId,
     provider: event.provider,
     channelExternalId: m.phoneNumberId,
@@ -47,9 +125,10 @@ export async function handleInboundMessage(deps: InboundDeps, inboxEventId: stri
     arrivedAt: event.receivedAt,
     arrivalSeq: event.seq,
     fromMe: m.fromMe,
-  });
-  // The business's own messages (sent from its phone, or the echo of ours) are never pending.
-  if (stored.pending) await deps.turns.request(stored.conversationId, stored.oldestPendingAt ?? undefined);
+  };
+}
+
+function outcome(deps: InboundDeps, inboxEventId: string, stored: StoredInbound): InboundOutcome {
   deps.logger.debug('inbound message stored', {
     inboxEventId,
     messageId: stored.messageId,

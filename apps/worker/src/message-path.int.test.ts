@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
-import { Worker, type Queue } from 'bullmq';
+import { UnrecoverableError, Worker, type Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { commitTurn, createDb, recordInboxEvents, storeInboundMessage, type Db } from '@zapflow/db';
 import { RateLimiter } from '@zapflow/idempotency';
@@ -30,6 +30,7 @@ import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
 import { sendOutbound, type SendDeps } from './send.service';
 import { SentMarkers } from './sent-markers';
+import { handleInboundBatch } from './inbound.service';
 import { inboxProcessor } from './processors/inbox.processor';
 import { handleStatus, StatusTargetNotFound, type StatusDeps } from './status.service';
 import { sweep, type SweepDeps } from './sweep.service';
@@ -532,6 +533,34 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     expect(done.failedReason).toContain(`1 of 2 inbox events failed (${bad.inboxEventId}: inbox event`);
     // Left unprocessed in the inbox: the sweeper queues it again, alone, where it fails visibly.
     expect(await unprocessed(bad.inboxEventId)).toBe(true);
+  });
+
+  it('stores the messages of a batch together and asks for one turn per conversation', async () => {
+    const a1 = await receive('oi');
+    const a2 = await receive('tudo bem?', a1.from);
+    const b1 = await receive('olá');
+    const unreadable = await recordUnreadable();
+    const result = await handleInboundBatch(
+      sweepDeps,
+      [a1, a2, b1, unreadable].map((e) => e.inboxEventId),
+    );
+    // Settled by the batch statement itself, not left to the one-at-a-time path.
+    expect(result.left).toEqual([]);
+    expect([...result.failed.keys()]).toEqual([unreadable.inboxEventId]);
+    expect(result.failed.get(unreadable.inboxEventId)).toBeInstanceOf(UnrecoverableError);
+    const [oa1, oa2, ob1] = [a1, a2, b1].map((e) => result.done.get(e.inboxEventId)!);
+    expect(oa2!.conversationId).toBe(oa1!.conversationId);
+    expect(ob1!.conversationId).not.toBe(oa1!.conversationId);
+    for (const o of [oa1, oa2, ob1]) expect(o!.isNew).toBe(true);
+    const turnQ = createQueue(turnQueue, redis, prefix);
+    try {
+      const turnsOf = async (conversationId: string) =>
+        (await turnQ.getJobs(['delayed', 'waiting'])).filter((j) => j.data.conversationId === conversationId);
+      expect(await turnsOf(oa1!.conversationId)).toHaveLength(1);
+      expect(await turnsOf(ob1!.conversationId)).toHaveLength(1);
+    } finally {
+      await turnQ.close();
+    }
   });
 
   it("returns a count for a batch, and a single event's outcome as before", async () => {

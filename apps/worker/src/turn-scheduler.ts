@@ -58,14 +58,23 @@ export class TurnScheduler {
   }
 
   async request(conversationId: string, oldestPending?: Date): Promise<void> {
+    await this.requestMany([{ conversationId, oldestPending }]);
+  }
+
+  /** `request` for many conversations in one round trip (an inbox batch's). */
+  async requestMany(requests: { conversationId: string; oldestPending?: Date | undefined }[]): Promise<void> {
     const now = Date.now();
-    const oldest = (oldestPending ?? (await oldestPendingAt(this.db, conversationId)))?.getTime() ?? now;
-    await this.turns.add(
-      { conversationId },
-      {
-        delay: debounceDelay(now, oldest, this.options),
-        deduplication: { id: dedupIdOf(conversationId), keepLastIfActive: true, replace: true },
-      },
-    );
+    const jobs = [];
+    for (const { conversationId, oldestPending } of requests) {
+      const oldest = (oldestPending ?? (await oldestPendingAt(this.db, conversationId)))?.getTime() ?? now;
+      jobs.push({
+        data: { conversationId },
+        options: {
+          delay: debounceDelay(now, oldest, this.options),
+          deduplication: { id: dedupIdOf(conversationId), keepLastIfActive: true, replace: true },
+        },
+      });
+    }
+    await this.turns.addEach(jobs);
   }
 }

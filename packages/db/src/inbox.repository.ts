@@ -74,6 +74,18 @@ export async function getInboxEvent(db: Db, id: string): Promise<InboxEventRow |
   return row ? { ...row, seq: BigInt(row.seq) } : null;
 }
 
+/** The events a batch names, in one read; an id with no row is left out. */
+export async function getInboxEvents(db: Db, ids: string[]): Promise<InboxEventRow[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await query<Omit<InboxEventRow, 'seq'> & { seq: string }>(
+    db,
+    sql`SELECT id, provider, kind, payload, received_at AS "receivedAt", processed_at AS "processedAt",
+              seq::text AS seq
+       FROM inbox_events WHERE id = ANY(${ids}::uuid[])`,
+  );
+  return rows.map((row) => ({ ...row, seq: BigInt(row.seq) }));
+}
+
 export async function markInboxProcessed(db: Pick<Db, 'inboxEvent'>, id: string): Promise<void> {
   await db.inboxEvent.updateMany({ where: { id, processedAt: null }, data: { processedAt: new Date() } });
 }

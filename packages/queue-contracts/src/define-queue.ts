@@ -59,12 +59,17 @@ export class Producer<S extends z.ZodType> {
 
   /** One round trip for many jobs. */
   async addBulk(items: z.input<S>[], options: JobsOptions = {}) {
+    return this.addEach(items.map((data) => ({ data, options })));
+  }
+
+  /** One round trip for many jobs, each with options of its own. */
+  async addEach(items: { data: z.input<S>; options?: JobsOptions }[]) {
     if (items.length === 0) return [];
     // BullMQ adds a bulk inside a MULTI, and ioredis builds each pipeline by copying every script
     // BullMQ defines onto it: for a single job that costs more than the add itself.
-    if (items.length === 1) return [await this.add(items[0]!, options)];
+    if (items.length === 1) return [await this.add(items[0]!.data, items[0]!.options)];
     return this.queue.addBulk(
-      items.map((data) => {
+      items.map(({ data, options = {} }) => {
         const parsed = this.contract.schema.parse(data) as z.infer<S>;
         return {
           name: this.contract.jobName,

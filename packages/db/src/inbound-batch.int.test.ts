@@ -1,0 +1,174 @@
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
+import { createDb, type Db } from './client';
+import { storeInboundMessage } from './conversation.repository';
+import { storeInboundMessages, type InboundBatchInput } from './inbound-batch.repository';
+import { recordInboxEvents } from './inbox.repository';
+import { commitTurn } from './turn.repository';
+
+let database: TestDatabase;
+let db: Db;
+
+beforeAll(async () => {
+  database = await createTestDatabase();
+  db = createDb({ url: database.url, poolSize: 10 });
+});
+afterAll(async () => {
+  await db.$disconnect();
+  await database.drop();
+});
+
+let contactSeq = 0;
+const newWaId = () => `55119888${String(++contactSeq).padStart(5, '0')}`;
+
+/** An inbound message with its recorded inbox event, as the worker builds it. */
+async function inbound(waId: string, overrides: Partial<InboundBatchInput> = {}): Promise<InboundBatchInput> {
+  const providerMessageId = overrides.providerMessageId ?? `wamid.${randomUUID()}`;
+  const [event] = await recordInboxEvents(db, [
+    {
+      provider: 'cloud',
+      kind: 'message',
+      channelKey: 'pn-batch',
+      dedupeKey: `${providerMessageId}|${randomUUID()}`,
+      payload: {},
+    },
+  ]);
+  return {
+    inboxEventId: event!.id,
+    provider: 'cloud',
+    channelExternalId: '106540352242999',
+    waId,
+    profileName: 'Ana',
+    providerMessageId,
+    type: 'text',
+    body: 'oi',
+    payload: { text: { body: 'oi' } },
+    waTimestamp: new Date(),
+    arrivedAt: new Date(),
+    arrivalSeq: 1n,
+    ...overrides,
+  };
+}
+
+const processed = async (inboxEventId: string) =>
+  (await db.inboxEvent.findUniqueOrThrow({ where: { id: inboxEventId } })).processedAt !== null;
+
+describe('storing a batch of inbound messages in one statement', () => {
+  it('settles each message as storing it alone would', async () => {
+    const t0 = new Date(Date.now() - 60_000);
+    const at = (s: number) => new Date(t0.getTime() + s * 1000);
+    // A new contact writing twice in the batch, under two names.
+    const x = newWaId();
+    const x1 = await inbound(x, { arrivedAt: at(10), waTimestamp: at(9), profileName: 'Ana' });
+    const x2 = await inbound(x, { arrivedAt: at(11), waTimestamp: at(11), profileName: 'Ana Souza' });
+    // A contact whose earlier message still waits for a turn.
+    const y = newWaId();
+    const waiting = await storeInboundMessage(db, await inbound(y, { arrivedAt: at(1) }));
+    const y1 = await inbound(y, { arrivedAt: at(12) });
+    // A redelivery of a message already answered.
+    const z = newWaId();
+    const answeredInput = await inbound(z, { arrivedAt: at(2) });
+    const answered = await storeInboundMessage(db, answeredInput);
+    await commitTurn(db, {
+      conversationId: answered.conversationId,
+      channelId: answered.channelId,
+      fence: 1,
+      inputMessageIds: [answered.messageId],
+      input: [],
+      result: { engine: 'local', status: 'done', replies: [{ type: 'text', body: 'Olá!' }], latencyMs: 1 },
+      failedTurns: 0,
+    });
+    const redelivered = await inbound(z, { providerMessageId: answeredInput.providerMessageId, arrivedAt: at(13) });
+    // The business's own message, sent from its phone.
+    const own = await inbound(newWaId(), { fromMe: true, arrivedAt: at(14) });
+    // The same provider message twice in one batch.
+    const twice = await inbound(x, { providerMessageId: x1.providerMessageId });
+
+    const [rx1, rx2, ry1, rRedelivered, rOwn, rTwice] = await storeInboundMessages(db, [
+      x1,
+      x2,
+      y1,
+      redelivered,
+      own,
+      twice,
+    ]);
+
+    expect(rx1).toMatchObject({ isNew: true, pending: true, oldestPendingAt: at(10) });
+    expect(rx2).toMatchObject({ isNew: true, pending: true, oldestPendingAt: at(10) });
+    expect(rx2!.conversationId).toBe(rx1!.conversationId);
+    expect(ry1).toMatchObject({
+      conversationId: waiting.conversationId,
+      isNew: true,
+      pending: true,
+      oldestPendingAt: at(1),
+    });
+    expect(rRedelivered).toEqual({
+      messageId: answered.messageId,
+      conversationId: answered.conversationId,
+      channelId: answered.channelId,
+      isNew: false,
+      pending: false,
+      oldestPendingAt: null,
+    });
+    expect(rOwn).toMatchObject({ isNew: true, pending: false });
+    // Left to the one-at-a-time path, which finds it stored: a redelivery.
+    expect(rTwice).toBeUndefined();
+    expect(await processed(twice.inboxEventId)).toBe(false);
+    expect(await storeInboundMessage(db, twice)).toMatchObject({ messageId: rx1!.messageId, isNew: false });
+
+    for (const e of [x1, x2, y1, redelivered, own]) expect(await processed(e.inboxEventId)).toBe(true);
+    expect((await db.contact.findUniqueOrThrow({ where: { waId: x } })).profileName).toBe('Ana Souza');
+    expect(await db.conversation.findUniqueOrThrow({ where: { id: rx1!.conversationId } })).toMatchObject({
+      lastInboundAt: at(11),
+    });
+    expect(await db.conversation.findUniqueOrThrow({ where: { id: ry1!.conversationId } })).toMatchObject({
+      lastInboundAt: y1.waTimestamp,
+    });
+    expect(await db.message.findUniqueOrThrow({ where: { id: rOwn!.messageId } })).toMatchObject({
+      direction: 'outbound',
+      status: 'sent',
+      sentAt: own.waTimestamp,
+    });
+    expect(await db.message.findUniqueOrThrow({ where: { id: rx2!.messageId } })).toMatchObject({
+      direction: 'inbound',
+      status: 'received',
+      arrivalSeq: 1n,
+      body: 'oi',
+    });
+  });
+
+  it('renames an existing contact after its newest new message only', async () => {
+    const waId = newWaId();
+    const first = await inbound(waId, { profileName: 'Bia' });
+    await storeInboundMessage(db, first);
+    const renamed = await inbound(waId, { profileName: 'Beatriz', waTimestamp: new Date(Date.now() + 1000) });
+    const older = await inbound(waId, { profileName: 'Bia B.', waTimestamp: new Date(Date.now() - 1000) });
+    // A redelivered message carries an old name that must not come back.
+    const redelivered = { ...first, profileName: 'Bia antiga', inboxEventId: (await inbound(waId)).inboxEventId };
+    await storeInboundMessages(db, [renamed, older, redelivered]);
+    expect((await db.contact.findUniqueOrThrow({ where: { waId } })).profileName).toBe('Beatriz');
+  });
+
+  it('lets concurrent batches of the same new contacts finish, each message stored once', async () => {
+    const contacts = Array.from({ length: 6 }, newWaId);
+    // Four batches, each with a message from every contact, in different orders.
+    const batches = await Promise.all(
+      [0, 1, 2, 3].map(async (b) => {
+        const order = b % 2 ? [...contacts].reverse() : contacts;
+        return Promise.all(order.map((waId) => inbound(waId)));
+      }),
+    );
+    const results = await Promise.all(batches.map((batch) => storeInboundMessages(db, batch)));
+    // Whatever a batch could not settle (a row a concurrent batch inserted after its snapshot)
+    // is stored alone, as the worker does.
+    for (const [b, batch] of batches.entries()) {
+      for (const [i, input] of batch.entries()) if (!results[b]![i]) await storeInboundMessage(db, input);
+    }
+    expect(await db.contact.count({ where: { waId: { in: contacts } } })).toBe(6);
+    const conversations = await db.conversation.findMany({ where: { contact: { waId: { in: contacts } } } });
+    expect(conversations).toHaveLength(6);
+    expect(await db.message.count({ where: { conversationId: { in: conversations.map((c) => c.id) } } })).toBe(24);
+    for (const batch of batches) for (const input of batch) expect(await processed(input.inboxEventId)).toBe(true);
+  });
+});

@@ -1,3 +1,4 @@
+import { coalescedRead } from './coalesced-read';
 import { query, sql, type Db } from './client';
 export interface InboundMessageInput {
   provider: string;
@@ -185,9 +186,16 @@ type ConversationRow = Omit<TurnConversation, 'turnFence' | 'channel' | 'contact
 /**
  * The conversation a turn works on; throws if there is none. Every turn runs it, so it is one
  * prepared statement rather than a Prisma `include`: Prisma's own CPU per statement (see `query`)
- * and, with the inbox read, 75 MB of the worker's memory (bench/README.md, "memory").
+ * and, with the inbox read, 75 MB of the worker's memory (bench/README.md, "memory"). Concurrent
+ * turns share the statement (`coalescedRead`).
  */
 export async function getConversation(db: Db, id: string): Promise<TurnConversation> {
+  const conversation = await readConversation(db, id);
+  if (!conversation) throw new Error(`conversation ${id} does not exist`);
+  return conversation;
+}
+
+const readConversation = coalescedRead(async (db, ids) => {
   const { rows } = await query<ConversationRow>(
     db,
     sql`SELECT cv.id, cv.channel_id AS "channelId", cv.contact_id AS "contactId", cv.state, cv.context,
@@ -198,18 +206,23 @@ export async function getConversation(db: Db, id: string): Promise<TurnConversat
        FROM conversations cv
        JOIN channels ch ON ch.id = cv.channel_id
        JOIN contacts ct ON ct.id = cv.contact_id
-       WHERE cv.id = ${id}::uuid`,
+       WHERE cv.id = ANY(${ids}::uuid[])`,
   );
-  const row = rows[0];
-  if (!row) throw new Error(`conversation ${id} does not exist`);
-  const { channelProvider, channelExternalId, waId, profileName, optedOutAt, turnFence, ...conversation } = row;
-  return {
-    ...conversation,
-    turnFence: BigInt(turnFence),
-    channel: { id: row.channelId, provider: channelProvider, externalId: channelExternalId },
-    contact: { id: row.contactId, waId, profileName, optedOutAt },
-  };
-}
+  return new Map(
+    rows.map((row): [string, TurnConversation] => {
+      const { channelProvider, channelExternalId, waId, profileName, optedOutAt, turnFence, ...conversation } = row;
+      return [
+        row.id,
+        {
+          ...conversation,
+          turnFence: BigInt(turnFence),
+          channel: { id: row.channelId, provider: channelProvider, externalId: channelExternalId },
+          contact: { id: row.contactId, waId, profileName, optedOutAt },
+        },
+      ];
+    }),
+  );
+});
 
 /** The conversation's most recent messages, oldest first: the history the engine reads. */
 export async function recentMessages(db: Db, conversationId: string, limit = 20) {

@@ -1,3 +1,4 @@
+import { coalescedRead } from './coalesced-read';
 import { query, sql, type Db } from './client';
 
 /** What a sender needs to deliver one outbound message. */
@@ -28,9 +29,13 @@ export interface OutboundForSend {
 
 /**
  * The message, its channel, contact and window, and what waits before it: one statement, as
- * every send starts with it.
+ * every send starts with it, shared by concurrent sends (`coalescedRead`).
  */
 export async function getOutboundForSend(db: Db, id: string): Promise<OutboundForSend | null> {
+  return (await readOutboundsForSend(db, id)) ?? null;
+}
+
+const readOutboundsForSend = coalescedRead(async (db, ids): Promise<Map<string, OutboundForSend>> => {
   // Earlier means: from an earlier turn of the conversation, or earlier in the same reply; for
   // messages written through the API (no turn), written earlier or earlier in the same request.
   // Broadcasts stand alone. 'retrying': it failed once and waits out a retry delay (minutes).
@@ -67,17 +72,19 @@ export async function getOutboundForSend(db: Db, id: string): Promise<OutboundFo
     JOIN conversations cv ON cv.id = me.conversation_id
     JOIN contacts ct ON ct.id = cv.contact_id
     LEFT JOIN turns mt ON mt.id = me.turn_id
-    WHERE me.id = ${id}::uuid AND me.direction = 'outbound'`,
+    WHERE me.id = ANY(${ids}::uuid[]) AND me.direction = 'outbound'`,
   );
-  const [row] = rows;
-  if (!row) return null;
-  const { channelExternalId, lastInboundAt, waId, optedOutAt, ...message } = row;
-  return {
-    ...message,
-    channel: { externalId: channelExternalId },
-    conversation: { lastInboundAt, contact: { waId, optedOutAt } },
-  };
-}
+  return new Map(
+    rows.map(({ channelExternalId, lastInboundAt, waId, optedOutAt, ...message }) => [
+      message.id,
+      {
+        ...message,
+        channel: { externalId: channelExternalId },
+        conversation: { lastInboundAt, contact: { waId, optedOutAt } },
+      },
+    ]),
+  );
+});
 
 /**
  * Marks an outbound message as being sent and counts the attempt. A message still `queued` can

@@ -1,0 +1,70 @@
+import { describe, expect, it } from '@jest/globals';
+import type { Db } from './client';
+import { coalescedRead } from './coalesced-read';
+
+/** A read whose statements finish when the test says, recording the ids each one asked for. */
+function heldRead() {
+  const statements: { ids: string[]; finish: (error?: Error) => void }[] = [];
+  const read = coalescedRead<string>(
+    (_db, ids) =>
+      new Promise((resolve, reject) => {
+        statements.push({
+          ids,
+          finish: (error) =>
+            error ? reject(error) : resolve(new Map(ids.filter((id) => id !== 'gone').map((id) => [id, `row ${id}`]))),
+        });
+      }),
+    { maxInFlight: 1, maxBatch: 3 },
+  );
+  return { read, statements };
+}
+
+const db = {} as Db;
+const settle = () => new Promise((r) => setImmediate(r));
+
+describe('a read that concurrent callers share', () => {
+  it('runs at once when nothing is in flight, and sends what waited as one statement', async () => {
+    const { read, statements } = heldRead();
+    const first = read(db, 'a');
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a']]);
+    const waiting = ['b', 'c', 'gone'].map((id) => read(db, id));
+    await settle();
+    expect(statements).toHaveLength(1); // they wait for the slot
+    statements[0]!.finish();
+    expect(await first).toBe('row a');
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a'], ['b', 'c', 'gone']]);
+    statements[1]!.finish();
+    expect(await Promise.all(waiting)).toEqual(['row b', 'row c', undefined]);
+  });
+
+  it('splits what waited into statements of at most maxBatch ids, one after another', async () => {
+    const { read, statements } = heldRead();
+    const first = read(db, 'a');
+    await settle();
+    const rest = ['b', 'c', 'd', 'e'].map((id) => read(db, id));
+    statements[0]!.finish();
+    await first;
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a'], ['b', 'c', 'd']]);
+    statements[1]!.finish();
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a'], ['b', 'c', 'd'], ['e']]);
+    statements[2]!.finish();
+    expect(await Promise.all(rest)).toEqual(['row b', 'row c', 'row d', 'row e']);
+  });
+
+  it('gives a failed statement’s error to every caller that shared it, and reads again after', async () => {
+    const { read, statements } = heldRead();
+    const shared = [read(db, 'a'), read(db, 'b')];
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a', 'b']]);
+    statements[0]!.finish(new Error('connection lost'));
+    for (const p of shared) await expect(p).rejects.toThrow('connection lost');
+    const again = read(db, 'a');
+    await settle();
+    statements[1]!.finish();
+    expect(await again).toBe('row a'); // nothing cached, and the slot was given back
+  });
+});

@@ -110,11 +110,6 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
   try {
     const { pending, history, earlierUnstored, state } = await readTurnInputs(deps.db, {
       conversationId,
-      contact: {
-        provider: conversation.channel.provider,
-        channelKey: conversation.channel.externalId,
-        waId: conversation.contact.waId,
-      },
       historyLimit: HISTORY_MESSAGES,
       unstoredWithinMs: UNSTORED_GRACE_MS,
     });

@@ -1,4 +1,5 @@
 import { DatabaseError } from 'pg';
+import { coalescedRead } from './coalesced-read';
 import { query, sql, type Db } from './client';
 import type { Prisma } from './generated/prisma/client';
 
@@ -180,61 +181,106 @@ export interface TurnInputs {
  * Everything a turn reads about its messages, in one statement. One snapshot also makes the
  * "earlier message not stored yet" check exact: a message is stored in the same statement that
  * marks its inbox event processed, so it is either among the pending rows or its event is still
- * unprocessed here, never neither.
+ * unprocessed here, never neither. Concurrent turns share the statement (`coalescedRead`); it is
+ * read after the turn took its lock, never before, so it sees what the previous turn committed.
  */
 export async function readTurnInputs(
   db: Db,
   {
     conversationId,
-    contact,
     historyLimit,
     unstoredWithinMs,
   }: {
     conversationId: string;
-    /** Who the conversation is with, as the inbox records the sender. */
-    contact: { provider: string; channelKey: string; waId: string };
     historyLimit: number;
     unstoredWithinMs: number;
   },
 ): Promise<TurnInputs> {
-  const { rows } = await query<TurnMessage & { part: 'pending' | 'history'; earlierUnstored: boolean; state: string }>(
+  const key = `${historyLimit}/${unstoredWithinMs}`;
+  let read = turnInputReaders.get(key);
+  if (!read) {
+    read = coalescedRead((db, ids) => readManyTurnInputs(db, ids, historyLimit, unstoredWithinMs));
+    turnInputReaders.set(key, read);
+  }
+  // No rows at all: nothing pending and no history, so nothing to decide; 'bot' is moot.
+  return (await read(db, conversationId)) ?? { pending: [], history: [], earlierUnstored: false, state: 'bot' };
+}
+
+const turnInputReaders = new Map<string, (db: Db, id: string) => Promise<TurnInputs | undefined>>();
+
+async function readManyTurnInputs(
+  db: Db,
+  conversationIds: string[],
+  historyLimit: number,
+  unstoredWithinMs: number,
+): Promise<Map<string, TurnInputs>> {
+  type Row = TurnMessage & {
+    conversationId: string;
+    part: 'pending' | 'history';
+    earlierUnstored: boolean;
+    state: string;
+  };
+  // The inbox records the sender as the webhook saw it: the channel's provider and external id
+  // and the contact's wa_id.
+  const { rows } = await query<Row>(
     db,
     sql`
-    WITH pending AS (
-      SELECT * FROM messages
-      WHERE conversation_id = ${conversationId}::uuid AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
-    history AS (
-      SELECT * FROM messages WHERE conversation_id = ${conversationId}::uuid ORDER BY created_at DESC LIMIT ${historyLimit}),
-    flag AS (
-      SELECT EXISTS (
-        SELECT 1 FROM inbox_events
-        WHERE processed_at IS NULL AND kind = 'message' AND provider = ${contact.provider}
-          AND channel_key = ${contact.channelKey} AND sender = ${contact.waId}
-          AND received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
-          AND received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
-      ) AS earlier_unstored,
-      (SELECT state FROM conversations WHERE id = ${conversationId}::uuid) AS state),
-    parts AS (
-      SELECT 'pending' AS part, 0 AS part_order, p.* FROM pending p
-      UNION ALL SELECT 'history', 1, h.* FROM history h)
-    SELECT part, id, direction, type, body, status, provider_message_id AS "providerMessageId",
-           wa_timestamp AS "waTimestamp", arrived_at AS "arrivedAt", created_at AS "createdAt",
-           flag.earlier_unstored AS "earlierUnstored", flag.state
-    FROM parts, flag
-    ORDER BY part_order, wa_timestamp, arrived_at, arrival_seq, created_at`,
+    SELECT c.id AS "conversationId", r.part, r.id, r.direction, r.type, r.body, r.status,
+           r.provider_message_id AS "providerMessageId", r.wa_timestamp AS "waTimestamp",
+           r.arrived_at AS "arrivedAt", r.created_at AS "createdAt", r.earlier_unstored AS "earlierUnstored", r.state
+    FROM unnest(${conversationIds}::uuid[]) AS c(id)
+    CROSS JOIN LATERAL (
+      WITH pending AS (
+        SELECT * FROM messages
+        WHERE conversation_id = c.id AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
+      history AS (
+        SELECT * FROM messages WHERE conversation_id = c.id ORDER BY created_at DESC LIMIT ${historyLimit}),
+      who AS (
+        SELECT ch.provider, ch.external_id, ct.wa_id, cv.state
+        FROM conversations cv JOIN channels ch ON ch.id = cv.channel_id JOIN contacts ct ON ct.id = cv.contact_id
+        WHERE cv.id = c.id),
+      flag AS (
+        SELECT EXISTS (
+          SELECT 1 FROM inbox_events e, who
+          WHERE e.processed_at IS NULL AND e.kind = 'message' AND e.provider = who.provider
+            AND e.channel_key = who.external_id AND e.sender = who.wa_id
+            AND e.received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
+            AND e.received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
+        ) AS earlier_unstored,
+        (SELECT state FROM who) AS state),
+      parts AS (
+        SELECT 'pending' AS part, 0 AS part_order, p.* FROM pending p
+        UNION ALL SELECT 'history', 1, h.* FROM history h)
+      SELECT parts.*, flag.earlier_unstored, flag.state FROM parts, flag) r
+    ORDER BY c.id, r.part_order, r.wa_timestamp, r.arrived_at, r.arrival_seq, r.created_at`,
   );
-  const strip = ({ part: _part, earlierUnstored: _flag, state: _state, ...message }: (typeof rows)[number]) =>
-    message as TurnMessage;
-  return {
-    pending: rows.filter((r) => r.part === 'pending').map(strip),
-    history: rows
-      .filter((r) => r.part === 'history')
-      .map(strip)
-      .sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime()),
-    earlierUnstored: rows[0]?.earlierUnstored ?? false,
-    // No rows at all: nothing pending and no history, so nothing to decide; 'bot' is moot.
-    state: rows[0]?.state ?? 'bot',
-  };
+  const byConversation = new Map<string, Row[]>();
+  for (const row of rows) {
+    const list = byConversation.get(row.conversationId);
+    if (list) list.push(row);
+    else byConversation.set(row.conversationId, [row]);
+  }
+  const strip = ({
+    conversationId: _c,
+    part: _part,
+    earlierUnstored: _flag,
+    state: _state,
+    ...message
+  }: Row): TurnMessage => message;
+  return new Map(
+    [...byConversation].map(([conversationId, list]): [string, TurnInputs] => [
+      conversationId,
+      {
+        pending: list.filter((r) => r.part === 'pending').map(strip),
+        history: list
+          .filter((r) => r.part === 'history')
+          .map(strip)
+          .sort((x, y) => x.createdAt.getTime() - y.createdAt.getTime()),
+        earlierUnstored: list[0]!.earlierUnstored,
+        state: list[0]!.state,
+      },
+    ]),
+  );
 }
 
 /** When the oldest pending message of a conversation was stored (for the debounce's maximum wait). */

@@ -14,7 +14,7 @@ function heldRead() {
             error ? reject(error) : resolve(new Map(ids.filter((id) => id !== 'gone').map((id) => [id, `row ${id}`]))),
         });
       }),
-    { maxInFlight: 1, maxBatch: 3 },
+    { maxInFlight: 1, maxBatch: 3, timeoutMs: 200 },
   );
   return { read, statements };
 }
@@ -53,6 +53,29 @@ describe('a read that concurrent callers share', () => {
     expect(statements.map((s) => s.ids)).toEqual([['a'], ['b', 'c', 'd'], ['e']]);
     statements[2]!.finish();
     expect(await Promise.all(rest)).toEqual(['row b', 'row c', 'row d', 'row e']);
+  });
+
+  it('gives up on a statement that hangs, and lets the next one run', async () => {
+    const { read, statements } = heldRead();
+    const hung = read(db, 'a');
+    await settle();
+    const next = read(db, 'b');
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a']]); // 'b' waits for the slot
+    await expect(hung).rejects.toThrow(/took over 200 ms/);
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a'], ['b']]);
+    statements[1]!.finish();
+    expect(await next).toBe('row b');
+  });
+
+  it('reads an id asked for twice at once only once, and answers both', async () => {
+    const { read, statements } = heldRead();
+    const both = [read(db, 'a'), read(db, 'a')];
+    await settle();
+    expect(statements.map((s) => s.ids)).toEqual([['a']]);
+    statements[0]!.finish();
+    expect(await Promise.all(both)).toEqual(['row a', 'row a']);
   });
 
   it('gives a failed statement’s error to every caller that shared it, and reads again after', async () => {

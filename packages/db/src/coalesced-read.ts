@@ -6,6 +6,13 @@ export interface CoalescedReadOptions {
   maxInFlight: number;
   /** Ids per statement. */
   maxBatch: number;
+  /**
+   * How long a statement may hold its slot. One that hangs (a connection gone half-open) would
+   * otherwise stall every read of its kind in the process, where alone it stalled one job: past
+   * this, its callers get an error (their jobs retry) and the slot passes on. The statement
+   * itself keeps its pool connection until PostgreSQL or the socket ends it.
+   */
+  timeoutMs: number;
 }
 
 /**
@@ -22,7 +29,7 @@ export interface CoalescedReadOptions {
  */
 export function coalescedRead<V>(
   readMany: (db: Db, ids: string[]) => Promise<Map<string, V>>,
-  options: CoalescedReadOptions = { maxInFlight: 2, maxBatch: 100 },
+  options: CoalescedReadOptions = { maxInFlight: 2, maxBatch: 100, timeoutMs: 30_000 },
 ): (db: Db, id: string) => Promise<V | undefined> {
   const loaders = new WeakMap<Db, DataLoader<string, V | undefined>>();
   const loaderFor = (db: Db) => {
@@ -38,16 +45,25 @@ export function coalescedRead<V>(
 
 function newLoader<V>(
   readMany: (ids: string[]) => Promise<Map<string, V>>,
-  { maxInFlight, maxBatch }: CoalescedReadOptions,
+  { maxInFlight, maxBatch, timeoutMs }: CoalescedReadOptions,
 ): DataLoader<string, V | undefined> {
   let inFlight = 0;
   const waiting: (() => void)[] = [];
   return new DataLoader<string, V | undefined>(
     async (ids) => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`a shared read of ${ids.length} ids took over ${timeoutMs} ms; its jobs will retry`)),
+          timeoutMs,
+        );
+      });
       try {
-        const found = await readMany([...ids]);
+        // Two callers may ask for the same id at once: the statement reads it once for both.
+        const found = await Promise.race([readMany([...new Set(ids)]), timeout]);
         return ids.map((id) => found.get(id));
       } finally {
+        clearTimeout(timer);
         const next = waiting.shift();
         if (next)
           next(); // the slot passes to the next batch

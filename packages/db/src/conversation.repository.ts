@@ -71,7 +71,8 @@ export async function storeInboundMessage(
       SELECT id FROM ct_new UNION ALL SELECT id FROM contacts WHERE wa_id = ${input.waId} LIMIT 1),
     cv_new AS (
       INSERT INTO conversations (channel_id, contact_id, last_inbound_at, last_activity_at)
-      SELECT ch.id, ct.id, ${input.waTimestamp}, now() FROM ch, ct
+      -- The business's own message opens no customer-service window.
+      SELECT ch.id, ct.id, ${input.fromMe ? null : input.waTimestamp}::timestamptz, now() FROM ch, ct
       ON CONFLICT (channel_id, contact_id) DO NOTHING RETURNING id),
     cv AS (
       SELECT id FROM cv_new

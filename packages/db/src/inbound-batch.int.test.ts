@@ -150,6 +150,28 @@ describe('storing a batch of inbound messages in one statement', () => {
     expect((await db.contact.findUniqueOrThrow({ where: { waId } })).profileName).toBe('Beatriz');
   });
 
+  it("names a new contact from its newest message that has a name, and opens the window with the contact's own", async () => {
+    const waId = newWaId();
+    const t = Date.now() - 30_000;
+    const named = await inbound(waId, { profileName: 'Ana', waTimestamp: new Date(t) });
+    const unnamed = await inbound(waId, { profileName: undefined, waTimestamp: new Date(t + 1000) });
+    // The business answered from its own phone, later still: that opens no window.
+    const own = await inbound(waId, { fromMe: true, profileName: undefined, waTimestamp: new Date(t + 2000) });
+    const [first] = await storeInboundMessages(db, [named, unnamed, own]);
+    expect((await db.contact.findUniqueOrThrow({ where: { waId } })).profileName).toBe('Ana');
+    expect(await db.conversation.findUniqueOrThrow({ where: { id: first!.conversationId } })).toMatchObject({
+      lastInboundAt: new Date(t + 1000),
+    });
+  });
+
+  it('opens no window for a conversation the business started, alone or in a batch', async () => {
+    const alone = await storeInboundMessage(db, await inbound(newWaId(), { fromMe: true }));
+    const [batched] = await storeInboundMessages(db, [await inbound(newWaId(), { fromMe: true })]);
+    for (const { conversationId } of [alone, batched!]) {
+      expect((await db.conversation.findUniqueOrThrow({ where: { id: conversationId } })).lastInboundAt).toBeNull();
+    }
+  });
+
   it('lets concurrent batches of the same new contacts finish, each message stored once', async () => {
     const contacts = Array.from({ length: 6 }, newWaId);
     // Four batches, each with a message from every contact, in different orders.

@@ -74,7 +74,8 @@ ch AS (
   WHERE (c.provider, c.external_id) IN (SELECT provider, channel_external_id FROM input)),
 ct_new AS (
   INSERT INTO contacts (wa_id, profile_name)
-  SELECT DISTINCT ON (wa_id) wa_id, profile_name FROM input ORDER BY wa_id, wa_timestamp DESC, ord DESC
+  SELECT DISTINCT ON (wa_id) wa_id, profile_name FROM input
+  ORDER BY wa_id, profile_name IS NULL, wa_timestamp DESC, ord DESC
   ON CONFLICT (wa_id) DO NOTHING RETURNING id, wa_id),
 ct AS (
   SELECT id, wa_id FROM ct_new
@@ -86,8 +87,8 @@ pair AS (
   JOIN ct ON ct.wa_id = i.wa_id),
 cv_new AS (
   INSERT INTO conversations (channel_id, contact_id, last_inbound_at, last_activity_at)
-  SELECT DISTINCT ON (channel_id, contact_id) channel_id, contact_id, wa_timestamp, now()
-  FROM pair ORDER BY channel_id, contact_id, wa_timestamp DESC
+  SELECT channel_id, contact_id, max(wa_timestamp) FILTER (WHERE NOT from_me), now()
+  FROM pair GROUP BY channel_id, contact_id ORDER BY channel_id, contact_id
   ON CONFLICT (channel_id, contact_id) DO NOTHING RETURNING id, channel_id, contact_id),
 cv AS (
   SELECT id, channel_id, contact_id FROM cv_new

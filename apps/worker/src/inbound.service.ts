@@ -9,7 +9,7 @@ import {
   type InboxEventRow,
   type StoredInbound,
 } from '@zapflow/db';
-import { errorFields, type Logger } from '@zapflow/logger';
+import type { Logger } from '@zapflow/logger';
 import { StoredInboundMessage } from '@zapflow/whatsapp';
 import type { TurnScheduler } from './turn-scheduler';
 
@@ -53,9 +53,10 @@ export interface InboundBatchResult {
 /**
  * `handleInboundMessage` for many events at once (a webhook batch): one read, one statement that
  * stores them all, one round trip of turn requests (one per conversation, for its oldest
- * unanswered message). Whatever the batch statement cannot settle, or everything when it fails
- * (a deadlock with a concurrent batch, the database gone), is left to the one-at-a-time path,
- * which is idempotent: an event stored here and handled again there is stored once.
+ * unanswered message). Whatever the batch statement cannot settle is left to the one-at-a-time
+ * path; if any step fails (a deadlock with a concurrent batch, the database gone), it throws and
+ * the caller handles every message that way. That path is idempotent: an event stored here and
+ * handled again there is stored once.
  */
 export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Promise<InboundBatchResult> {
   const result: InboundBatchResult = { done: new Map(), failed: new Map(), left: [] };
@@ -68,17 +69,7 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
       result.failed.set(id, error as UnrecoverableError);
     }
   }
-  let stored: (StoredInbound | undefined)[];
-  try {
-    stored = await storeInboundMessages(deps.db, inputs);
-  } catch (error) {
-    deps.logger.warn('could not store the inbound batch in one statement; storing one at a time', {
-      events: inputs.length,
-      ...errorFields(error),
-    });
-    result.left.push(...inputs.map((i) => i.inboxEventId));
-    return result;
-  }
+  const stored = await storeInboundMessages(deps.db, inputs);
   const oldest = new Map<string, Date | undefined>();
   const settled: [string, StoredInbound][] = [];
   for (const [i, input] of inputs.entries()) {

@@ -1,4 +1,4 @@
-import { coalescedRead } from './coalesced-read';
+import { coalescedRead } from './coalesced';
 import { query, sql, type Db } from './client';
 export interface InboundMessageInput {
   provider: string;

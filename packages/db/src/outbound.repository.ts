@@ -1,4 +1,4 @@
-import { coalescedRead } from './coalesced-read';
+import { coalescedRead, coalescedWrite } from './coalesced';
 import { query, sql, type Db } from './client';
 
 /** What a sender needs to deliver one outbound message. */
@@ -90,24 +90,38 @@ const readOutboundsForSend = coalescedRead(async (db, ids): Promise<Map<string, 
  * Marks an outbound message as being sent and counts the attempt. A message still `queued` can
  * be claimed; one left `sending` only once its lease has run out (the attempt that set it died
  * mid-request, or gave up), so two attempts never send at once. Anything further along was
- * already sent and is never sent again.
+ * already sent and is never sent again. Concurrent sends share the statement (`coalescedWrite`).
  */
 export async function claimForSending(db: Db, id: string, leaseMs: number): Promise<boolean> {
-  const { rowCount } = await query(
+  return (await claimMany(db, { id, leaseMs })) === true;
+}
+
+const claimMany = coalescedWrite(async (db, claims: { id: string; leaseMs: number }[]) => {
+  // Rows are locked in id order, so two statements sharing rows cannot deadlock.
+  const { rows } = await query<{ id: string }>(
     db,
     sql`
-    UPDATE messages SET status = 'sending', send_attempts = send_attempts + 1, updated_at = now()
-    WHERE id = ${id}::uuid AND direction = 'outbound'
-      AND (status = 'queued'
-        OR (status = 'sending' AND updated_at < now() - make_interval(secs => ${leaseMs}::double precision / 1000)))`,
+    WITH claim AS (
+      SELECT * FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.leaseMs)}::float8[])
+        AS c(id, lease_ms)),
+    locked AS (
+      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM claim) ORDER BY m.id FOR UPDATE)
+    UPDATE messages m SET status = 'sending', send_attempts = m.send_attempts + 1, updated_at = now()
+    FROM claim
+    WHERE m.id = claim.id AND m.id IN (SELECT id FROM locked) AND m.direction = 'outbound'
+      AND (m.status = 'queued'
+        OR (m.status = 'sending' AND m.updated_at < now() - make_interval(secs => claim.lease_ms / 1000)))
+    RETURNING m.id`,
   );
-  return rowCount === 1;
-}
+  return new Map(rows.map((r) => [r.id, true as const]));
+});
 
 /**
  * Records what the provider accepted, in one statement. Returns the conversation's next messages
  * waiting to go out after this one (not for broadcasts, which keep no order): once this one is
- * sent they need not wait out their polling delay.
+ * sent they need not wait out their polling delay. Concurrent sends share the statement
+ * (`coalescedWrite`); a record asked for twice at once is written once, and the second caller
+ * gets no messages to wake (the first wakes them).
  */
 export async function markSent(
   db: Db,
@@ -115,37 +129,68 @@ export async function markSent(
   providerMessageId: string,
   how: { viaChannelId?: string | undefined; asTemplate?: boolean | undefined } = {},
 ): Promise<string[]> {
-  const { rows: next } = await query<{ id: string }>(
+  return (
+    (await recordMany(db, {
+      id,
+      providerMessageId,
+      viaChannelId: how.viaChannelId ?? null,
+      asTemplate: how.asTemplate ?? false,
+    })) ?? []
+  );
+}
+
+interface SentRecord {
+  id: string;
+  providerMessageId: string;
+  viaChannelId: string | null;
+  asTemplate: boolean;
+}
+
+const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
+  const { rows } = await query<{ id: string; next: string[] }>(
     db,
     sql`
+    WITH sent_as AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+        AS r(id uuid, "providerMessageId" text, "viaChannelId" uuid, "asTemplate" boolean)),
+    -- Rows are locked in id order, so two statements sharing rows cannot deadlock.
+    locked AS (
+      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM sent_as) ORDER BY m.id FOR UPDATE),
     -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
     -- before we got here, it is that same message: drop the copy, keep ours.
-    WITH echo AS (
-      DELETE FROM messages echo USING messages ours
-      WHERE ours.id = ${id}::uuid AND echo.channel_id = ours.channel_id
-        AND echo.provider_message_id = ${providerMessageId} AND echo.id <> ours.id
+    echo AS (
+      DELETE FROM messages echo USING sent_as, messages ours
+      WHERE ours.id = sent_as.id AND echo.channel_id = ours.channel_id
+        AND echo.provider_message_id = sent_as."providerMessageId" AND echo.id <> ours.id
         AND echo.direction = 'outbound' AND echo.turn_id IS NULL
       RETURNING echo.id),
     sent AS (
-      UPDATE messages SET status = 'sent', provider_message_id = ${providerMessageId}, sent_at = now(),
+      UPDATE messages SET status = 'sent', provider_message_id = sent_as."providerMessageId", sent_at = now(),
         error_code = NULL, error_message = NULL, updated_at = now(),
-        via_channel_id = coalesce(${how.viaChannelId ?? null}::uuid, via_channel_id),
+        via_channel_id = coalesce(sent_as."viaChannelId", messages.via_channel_id),
         -- What went out: the template equivalent, not the free-form text kept in body.
-        type = CASE WHEN ${how.asTemplate ?? false} THEN 'template' ELSE type END
+        type = CASE WHEN sent_as."asTemplate" THEN 'template' ELSE messages.type END
+      FROM sent_as
       -- Reading echo first makes the delete happen before this update takes the wamid.
-      WHERE id = ${id}::uuid AND status = 'sending' AND (SELECT count(*) FROM echo) >= 0
-      RETURNING id)
+      WHERE messages.id = sent_as.id AND messages.id IN (SELECT id FROM locked) AND messages.status = 'sending'
+        AND (SELECT count(*) FROM echo) >= 0
+      RETURNING messages.id)
     -- Through the row itself, not sent: a retried record whose first try committed still wakes.
-    SELECT other.id FROM messages me
-    JOIN messages other ON other.conversation_id = me.conversation_id
-    WHERE me.id = ${id}::uuid AND me.broadcast_id IS NULL
-      AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
-      AND other.id <> me.id
-    ORDER BY other.created_at, other.reply_index
-    LIMIT 2`,
+    SELECT me.id, coalesce(array_agg(other.id ORDER BY other.created_at, other.reply_index)
+                           FILTER (WHERE other.id IS NOT NULL), '{}') AS next
+    FROM messages me
+    LEFT JOIN LATERAL (
+      SELECT other.id, other.created_at, other.reply_index FROM messages other
+      WHERE other.conversation_id = me.conversation_id AND me.broadcast_id IS NULL
+        AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
+        AND other.id <> me.id
+      ORDER BY other.created_at, other.reply_index
+      LIMIT 2) other ON true
+    WHERE me.id IN (SELECT id FROM sent_as)
+    GROUP BY me.id`,
   );
-  return next.map((r) => r.id);
-}
+  return new Map(rows.map((r) => [r.id, r.next]));
+});
 
 /** Puts a message back to `queued` with the error that made this attempt fail (it will be retried). */
 export async function markSendRetrying(db: Db, id: string, error: { code: string; message: string }): Promise<void> {

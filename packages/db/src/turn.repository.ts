@@ -1,5 +1,5 @@
 import { DatabaseError } from 'pg';
-import { coalescedRead } from './coalesced-read';
+import { coalescedRead } from './coalesced';
 import { query, sql, type Db } from './client';
 import type { Prisma } from './generated/prisma/client';
 

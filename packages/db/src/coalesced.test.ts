@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import type { Db } from './client';
-import { coalescedRead } from './coalesced-read';
+import { coalescedRead, coalescedWrite } from './coalesced';
 
 /** A read whose statements finish when the test says, recording the ids each one asked for. */
 function heldRead() {
@@ -89,5 +89,29 @@ describe('a read that concurrent callers share', () => {
     await settle();
     statements[1]!.finish();
     expect(await again).toBe('row a'); // nothing cached, and the slot was given back
+  });
+});
+
+describe('a write that concurrent callers share', () => {
+  it('writes an id asked for twice at once once, for the first caller; the second gets nothing', async () => {
+    const statements: { id: string; value: number }[][] = [];
+    const write = coalescedWrite<{ id: string; value: number }, string>(async (_db, inputs) => {
+      statements.push(inputs);
+      return new Map(inputs.filter((i) => i.id !== 'gone').map((i) => [i.id, `wrote ${i.value}`]));
+    });
+    const answers = await Promise.all([
+      write(db, { id: 'a', value: 1 }),
+      write(db, { id: 'b', value: 2 }),
+      write(db, { id: 'a', value: 3 }),
+      write(db, { id: 'gone', value: 4 }),
+    ]);
+    expect(statements).toEqual([
+      [
+        { id: 'a', value: 1 },
+        { id: 'b', value: 2 },
+        { id: 'gone', value: 4 },
+      ],
+    ]);
+    expect(answers).toEqual(['wrote 1', 'wrote 2', undefined, undefined]);
   });
 });

@@ -1,5 +1,5 @@
 import { DatabaseError } from 'pg';
-import { coalescedRead } from './coalesced';
+import { coalescedRead, coalescedWrite } from './coalesced';
 import { query, sql, type Db } from './client';
 import type { Prisma } from './generated/prisma/client';
 
@@ -63,7 +63,144 @@ export interface CommittedTurn {
  * twice and turns never interleave.
  */
 export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedTurn | { rejected: TurnRejection }> {
-  const rows = commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
+  // A handoff or an opt-out is rare and writes more tables: it commits alone.
+  if (commit.handoff || commit.optedOut !== undefined) return commitTurnAlone(db, commit);
+  const shared = await commitShared(db, { ...commit, id: commit.conversationId });
+  if (shared === undefined) return commitTurnAlone(db, commit); // its conversation twice in one statement
+  if ('error' in shared) throw shared.error;
+  return shared;
+}
+
+type CommitAnswer = CommittedTurn | { rejected: TurnRejection } | { error: unknown };
+
+/**
+ * Plain turns (a reply, no handoff or opt-out) committed at the same moment share one statement
+ * (`coalescedWrite`): `commitTurnAlone`'s steps over many rows, each row with its own fence,
+ * inputs and reply. A turn refused for its fence writes nothing and the others commit. Any other
+ * refusal (inputs answered by another turn, a turn number taken meanwhile) raises, which undoes
+ * the whole statement: then each turn commits alone, as before, and gets its own answer.
+ */
+const commitShared = coalescedWrite(async (db, commits: (TurnCommit & { id: string })[]) => {
+  try {
+    return await commitTogether(db, commits);
+  } catch (error) {
+    if (!(error instanceof DatabaseError)) throw error;
+    const alone = await Promise.all(
+      commits.map(async (commit): Promise<[string, CommitAnswer]> => {
+        try {
+          return [commit.id, await commitTurnAlone(db, commit)];
+        } catch (error) {
+          return [commit.id, { error }];
+        }
+      }),
+    );
+    return new Map(alone);
+  }
+});
+
+async function commitTogether(db: Db, commits: TurnCommit[]): Promise<Map<string, CommitAnswer>> {
+  const rows = commits.map((c) => ({
+    conversationId: c.conversationId,
+    channelId: c.channelId,
+    fence: c.fence,
+    seenFence: c.seenFence ?? null,
+    startedAt: c.startedAt ?? new Date(),
+    status: c.result.status,
+    engine: c.result.engine,
+    input: c.input ?? [],
+    output: c.result.replies,
+    tokensIn: c.result.tokensIn ?? null,
+    tokensOut: c.result.tokensOut ?? null,
+    latencyMs: c.result.latencyMs,
+    error: c.result.error ?? null,
+    context: c.context ?? null,
+    failedTurns: c.failedTurns,
+    inputMessageIds: c.inputMessageIds,
+    outbound: outboundRows(c),
+    sendAfter: c.sendAfter ?? null,
+  }));
+  const { rows: committed } = await query<{
+    conversationId: string;
+    id: string | null;
+    seq: number | null;
+    outbound: { id: string }[];
+  }>(
+    db,
+    sql`
+    WITH c AS (
+      SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) AS c(
+        "conversationId" uuid, "channelId" uuid, fence bigint, "seenFence" bigint, "startedAt" timestamptz,
+        status text, engine text, input jsonb, output jsonb, "tokensIn" int, "tokensOut" int, "latencyMs" int,
+        error text, context jsonb, "failedTurns" int, "inputMessageIds" uuid[], outbound jsonb,
+        "sendAfter" timestamptz)),
+    -- Conversations are locked in id order, so two statements sharing one cannot deadlock. A
+    -- locked row is its newest version, while the rest of the statement reads its snapshot.
+    locked AS (
+      SELECT cv.id, cv.turn_fence FROM conversations cv WHERE cv.id IN (SELECT "conversationId" FROM c)
+      ORDER BY cv.id FOR UPDATE),
+    fenced AS (
+      UPDATE conversations cv SET
+        turn_fence = c.fence,
+        context = coalesce(c.context, cv.context),
+        failed_turns = c."failedTurns",
+        last_activity_at = now(),
+        updated_at = now()
+      FROM c, locked
+      WHERE cv.id = c."conversationId" AND locked.id = cv.id AND cv.turn_fence < c.fence
+        AND (c."seenFence" IS NULL OR cv.turn_fence = c."seenFence")
+        AND cv.state = 'bot'
+        -- Another turn committed after this statement's snapshot (it waited for that turn's row
+        -- lock): the turn number it would read is taken and its view is stale. Refused, as alone.
+        AND locked.turn_fence = (SELECT s.turn_fence FROM conversations s WHERE s.id = cv.id)
+      RETURNING cv.id),
+    turn AS (
+      INSERT INTO turns (conversation_id, seq, fence, started_at, status, engine, input, output, tokens_in, tokens_out,
+                         latency_ms, error, completed_at)
+      SELECT c."conversationId",
+             coalesce((SELECT max(seq) FROM turns t WHERE t.conversation_id = c."conversationId"), 0) + 1,
+             c.fence, c."startedAt", c.status, c.engine, c.input, c.output, c."tokensIn", c."tokensOut",
+             c."latencyMs", c.error, now()
+      FROM c JOIN fenced ON fenced.id = c."conversationId"
+      RETURNING id, seq, conversation_id),
+    claimed AS (
+      UPDATE messages SET turn_id = turn.id, status = 'answered', updated_at = now()
+      FROM turn JOIN c ON c."conversationId" = turn.conversation_id
+      WHERE messages.id = ANY(c."inputMessageIds") AND messages.direction = 'inbound' AND messages.turn_id IS NULL
+        AND messages.conversation_id = turn.conversation_id AND messages.status = 'received'
+      RETURNING messages.turn_id),
+    outbound AS (
+      INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, status, turn_id, reply_index,
+                            send_after)
+      SELECT turn.conversation_id, c."channelId", 'outbound', r.value ->> 'type', r.value ->> 'body', r.value -> 'payload',
+             'queued', turn.id, r.n - 1, c."sendAfter"
+      FROM turn JOIN c ON c."conversationId" = turn.conversation_id,
+           jsonb_array_elements(c.outbound) WITH ORDINALITY AS r(value, n)
+      RETURNING id, turn_id, reply_index)
+    SELECT c."conversationId", turn.id, turn.seq,
+           -- Another turn answered some of a turn's inputs: undo everything this statement wrote.
+           CASE WHEN turn.id IS NOT NULL
+                 AND (SELECT count(*) FROM claimed WHERE claimed.turn_id = turn.id) <> cardinality(c."inputMessageIds")
+             THEN zapflow_reject('inputs_taken') END AS rejected,
+           (SELECT coalesce(json_agg(json_build_object('id', o.id) ORDER BY o.reply_index), '[]')
+            FROM outbound o WHERE o.turn_id = turn.id) AS outbound
+    FROM c LEFT JOIN turn ON turn.conversation_id = c."conversationId"`,
+  );
+  return new Map(
+    committed.map(({ conversationId, id, seq, outbound }): [string, CommitAnswer] => [
+      conversationId,
+      id === null || seq === null ? { rejected: 'stale_fence' } : { turn: { id, seq }, outbound, handoff: null },
+    ]),
+  );
+}
+
+/** The outbound rows a turn's reply becomes (default: one text row per reply). */
+function outboundRows(commit: TurnCommit): { type: string; body: string; payload: unknown }[] {
+  return commit.outbound ?? commit.result.replies.map((r) => ({ type: r.type, body: r.body, payload: r }));
+}
+
+/** `commitTurn` as one statement of its own. */
+async function commitTurnAlone(db: Db, commit: TurnCommit): Promise<CommittedTurn | { rejected: TurnRejection }> {
+  const rows = outboundRows(commit);
   const handoff = commit.handoff;
   try {
     const {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from '@jest/globals';
+import { DatabaseError } from 'pg';
 import type { Db } from './client';
 import { coalescedRead, coalescedWrite } from './coalesced';
 
@@ -113,5 +114,62 @@ describe('a write that concurrent callers share', () => {
       ],
     ]);
     expect(answers).toEqual(['wrote 1', 'wrote 2', undefined, undefined]);
+  });
+});
+
+describe('a shared write whose statement fails', () => {
+  const refused = () => new DatabaseError('duplicate key value violates unique constraint', 0, 'error');
+
+  it('writes each input alone, so only the caller whose row is bad gets the error', async () => {
+    const alone: string[] = [];
+    const write = coalescedWrite<{ id: string }, string>(
+      async (_db, inputs) => {
+        if (inputs.some((i) => i.id === 'bad')) throw refused();
+        return new Map(inputs.map((i) => [i.id, `wrote ${i.id}`]));
+      },
+      {
+        alone: async (_db, input) => {
+          alone.push(input.id);
+          if (input.id === 'bad') throw refused();
+          return `alone ${input.id}`;
+        },
+      },
+    );
+    const answers = await Promise.allSettled(['a', 'bad', 'b'].map((id) => write(db, { id })));
+    expect(alone.sort()).toEqual(['a', 'b', 'bad']);
+    expect(answers.map((a) => (a.status === 'fulfilled' ? a.value : (a.reason as Error).message))).toEqual([
+      'alone a',
+      'duplicate key value violates unique constraint',
+      'alone b',
+    ]);
+  });
+
+  it('does not write alone what a statement that timed out held: its callers were told it failed', async () => {
+    const alone: string[] = [];
+    const write = coalescedWrite<{ id: string }, string>(
+      (_db) => new Promise((_, reject) => setTimeout(() => reject(refused()), 150)),
+      {
+        timeoutMs: 50,
+        alone: async (_db, input) => {
+          alone.push(input.id);
+          return 'late';
+        },
+      },
+    );
+    const answers = await Promise.allSettled([write(db, { id: 'a' }), write(db, { id: 'b' })]);
+    expect(answers.map((a) => a.status)).toEqual(['rejected', 'rejected']);
+    await new Promise((r) => setTimeout(r, 200)); // the statement has failed by now
+    expect(alone).toEqual([]);
+  });
+
+  it('passes on an error that is not PostgreSQL’s (a lost connection) to every caller', async () => {
+    const write = coalescedWrite<{ id: string }, string>(async () => {
+      throw new Error('Connection terminated unexpectedly');
+    });
+    const answers = await Promise.allSettled([write(db, { id: 'a' }), write(db, { id: 'b' })]);
+    expect(answers.map((a) => a.status === 'rejected' && (a.reason as Error).message)).toEqual([
+      'Connection terminated unexpectedly',
+      'Connection terminated unexpectedly',
+    ]);
   });
 });

@@ -1,4 +1,5 @@
 import DataLoader from 'dataloader';
+import { DatabaseError } from 'pg';
 import type { Db } from './client';
 
 export interface CoalescedOptions {
@@ -42,33 +43,65 @@ export function coalescedRead<V>(
 
 /**
  * A write to one row by id that concurrent callers share, as `coalescedRead` does: the send's
- * claim and its record, which every message makes. `writeMany` writes every input in one
- * statement and answers the ids it wrote. The same id twice in one statement is written once,
- * for the first caller: the others get `undefined`, as when the row was not in a state to be
- * written, so two callers never both believe they claimed the same message.
+ * claim and its record, and a plain turn's commit, which every message makes. `writeMany` writes
+ * every input in one statement and answers the ids it wrote. The same id twice in one statement
+ * is written once, for the first caller: the others get `undefined`, as when the row was not in a
+ * state to be written, so two callers never both believe they claimed the same message.
+ *
+ * One bad row must not fail the callers it happened to share a statement with: when the
+ * statement fails in PostgreSQL (a constraint, a deadlock, a refusal that undoes the statement),
+ * each input is written again alone (`alone`, by default `writeMany` with that input only) and
+ * each caller gets its own answer or error. Not after the statement timed out: its callers were
+ * already told it failed, and their jobs' retries write it again.
  */
 export function coalescedWrite<I extends { id: string }, V>(
   writeMany: (db: Db, inputs: I[]) => Promise<Map<string, V>>,
-  options: CoalescedOptions = DEFAULTS,
+  {
+    alone = async (db, input) => (await writeMany(db, [input])).get(input.id),
+    ...options
+  }: Partial<CoalescedOptions> & { alone?: (db: Db, input: I) => Promise<V | undefined> } = {},
 ): (db: Db, input: I) => Promise<V | undefined> {
-  return perDb<I, V>(async (db, inputs) => {
-    const first = new Map<string, I>();
-    for (const input of inputs) if (!first.has(input.id)) first.set(input.id, input);
-    const written = await writeMany(db, [...first.values()]);
-    return inputs.map((input) => (first.get(input.id) === input ? written.get(input.id) : undefined));
-  }, options);
+  return perDb<I, V>(
+    async (db, inputs, signal) => {
+      const first = new Map<string, I>();
+      for (const input of inputs) if (!first.has(input.id)) first.set(input.id, input);
+      const unique = [...first.values()];
+      const answer = (written: (id: string) => V | Error | undefined) =>
+        inputs.map((input) => (first.get(input.id) === input ? written(input.id) : undefined));
+      try {
+        const written = await writeMany(db, unique);
+        return answer((id) => written.get(id));
+      } catch (error) {
+        if (!(error instanceof DatabaseError) || unique.length === 1 || signal.aborted) throw error;
+        const each = await Promise.allSettled(unique.map((input) => alone(db, input)));
+        const byId = new Map(
+          unique.map((input, i) => {
+            const result = each[i]!;
+            return [input.id, result.status === 'fulfilled' ? result.value : asError(result.reason)];
+          }),
+        );
+        return answer((id) => byId.get(id));
+      }
+    },
+    { ...DEFAULTS, ...options },
+  );
+}
+
+/** DataLoader rejects the load whose answer is an Error. */
+function asError(reason: unknown): Error {
+  return reason instanceof Error ? reason : new Error(String(reason));
 }
 
 /** One batching loader per database handle (tests run several in one process). */
 function perDb<K, V>(
-  run: (db: Db, keys: readonly K[]) => Promise<(V | undefined)[]>,
+  run: (db: Db, keys: readonly K[], signal: AbortSignal) => Promise<(V | Error | undefined)[]>,
   options: CoalescedOptions,
 ): (db: Db, key: K) => Promise<V | undefined> {
   const loaders = new WeakMap<Db, DataLoader<K, V | undefined>>();
   return (db, key) => {
     let loader = loaders.get(db);
     if (!loader) {
-      loader = newLoader((keys) => run(db, keys), options);
+      loader = newLoader((keys, signal) => run(db, keys, signal), options);
       loaders.set(db, loader);
     }
     return loader.load(key);
@@ -76,7 +109,7 @@ function perDb<K, V>(
 }
 
 function newLoader<K, V>(
-  run: (keys: readonly K[]) => Promise<(V | undefined)[]>,
+  run: (keys: readonly K[], signal: AbortSignal) => Promise<(V | Error | undefined)[]>,
   { maxInFlight, maxBatch, timeoutMs }: CoalescedOptions,
 ): DataLoader<K, V | undefined> {
   let inFlight = 0;
@@ -84,17 +117,17 @@ function newLoader<K, V>(
   return new DataLoader<K, V | undefined>(
     async (keys) => {
       let timer: NodeJS.Timeout | undefined;
+      const timedOut = new AbortController();
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () =>
-            reject(
-              new Error(`a shared statement for ${keys.length} rows took over ${timeoutMs} ms; its jobs will retry`),
-            ),
-          timeoutMs,
-        );
+        timer = setTimeout(() => {
+          timedOut.abort();
+          reject(
+            new Error(`a shared statement for ${keys.length} rows took over ${timeoutMs} ms; its jobs will retry`),
+          );
+        }, timeoutMs);
       });
       try {
-        return await Promise.race([run(keys), timeout]);
+        return await Promise.race([run(keys, timedOut.signal), timeout]);
       } finally {
         clearTimeout(timer);
         const next = waiting.shift();

@@ -13,8 +13,10 @@ export type InboundBatchInput = InboundMessageInput & { inboxEventId: string };
  * - two inputs naming the same provider message (the second must read as a redelivery).
  * Two batches of the same contacts must not deadlock: new rows are inserted in key order, so one
  * waits for the other's keys in the same order, and existing rows are locked in id order
- * (`FOR UPDATE ... ORDER BY`) before they are updated. Should the statement fail all the same, its
- * caller stores that batch one message at a time.
+ * (`FOR NO KEY UPDATE ... ORDER BY`: the lock an UPDATE takes, which does not wait for the key
+ * share a foreign-key check of an inserted message holds on its conversation) before they are
+ * updated. Should the statement fail all the same, its caller stores that batch one message at a
+ * time.
  */
 export async function storeInboundMessages(
   db: Db,
@@ -121,7 +123,7 @@ named AS (
 ct_locked AS (
   SELECT c.id FROM contacts c JOIN named x ON x.contact_id = c.id
   WHERE c.profile_name IS DISTINCT FROM x.profile_name
-  ORDER BY c.id FOR UPDATE OF c),
+  ORDER BY c.id FOR NO KEY UPDATE OF c),
 ct_name AS (
   UPDATE contacts c SET profile_name = x.profile_name, updated_at = now()
   FROM named x
@@ -131,7 +133,7 @@ touched AS (
   SELECT conversation_id, max(wa_timestamp) AS ts FROM new_input WHERE pending GROUP BY conversation_id),
 cv_locked AS (
   SELECT c.id FROM conversations c WHERE c.id IN (SELECT conversation_id FROM touched)
-  ORDER BY c.id FOR UPDATE),
+  ORDER BY c.id FOR NO KEY UPDATE),
 cv_touch AS (
   UPDATE conversations c
   SET last_inbound_at = GREATEST(c.last_inbound_at, x.ts), last_activity_at = now(), updated_at = now()

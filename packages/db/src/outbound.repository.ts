@@ -93,7 +93,8 @@ const readOutboundsForSend = coalescedRead(async (db, ids): Promise<Map<string, 
  * already sent and is never sent again. Concurrent sends share the statement (`coalescedWrite`).
  */
 export async function claimForSending(db: Db, id: string, leaseMs: number): Promise<boolean> {
-  return (await claimMany(db, { id, leaseMs })) === true;
+  // Keyed by the id as PostgreSQL spells it, so the answer is found under it.
+  return (await claimMany(db, { id: id.toLowerCase(), leaseMs })) === true;
 }
 
 const claimMany = coalescedWrite(async (db, claims: { id: string; leaseMs: number }[]) => {
@@ -105,7 +106,7 @@ const claimMany = coalescedWrite(async (db, claims: { id: string; leaseMs: numbe
       SELECT * FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.leaseMs)}::float8[])
         AS c(id, lease_ms)),
     locked AS (
-      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM claim) ORDER BY m.id FOR UPDATE)
+      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM claim) ORDER BY m.id FOR NO KEY UPDATE)
     UPDATE messages m SET status = 'sending', send_attempts = m.send_attempts + 1, updated_at = now()
     FROM claim
     WHERE m.id = claim.id AND m.id IN (SELECT id FROM locked) AND m.direction = 'outbound'
@@ -131,7 +132,7 @@ export async function markSent(
 ): Promise<string[]> {
   return (
     (await recordMany(db, {
-      id,
+      id: id.toLowerCase(),
       providerMessageId,
       viaChannelId: how.viaChannelId ?? null,
       asTemplate: how.asTemplate ?? false,
@@ -155,7 +156,7 @@ const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
         AS r(id uuid, "providerMessageId" text, "viaChannelId" uuid, "asTemplate" boolean)),
     -- Rows are locked in id order, so two statements sharing rows cannot deadlock.
     locked AS (
-      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM sent_as) ORDER BY m.id FOR UPDATE),
+      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM sent_as) ORDER BY m.id FOR NO KEY UPDATE),
     -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
     -- before we got here, it is that same message: drop the copy, keep ours.
     echo AS (

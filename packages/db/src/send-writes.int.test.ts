@@ -151,4 +151,22 @@ describe('records made together', () => {
     expect(await row(unclaimed!)).toMatchObject({ status: 'queued', providerMessageId: null });
     expect((await row(claimed!)).status).toBe('sent');
   });
+
+  it('records the others when one record of the statement breaks a constraint, and fails only that one', async () => {
+    const [first] = await queuedReplies();
+    const [second] = await queuedReplies();
+    const [third] = await queuedReplies();
+    await Promise.all([first, second, third].map((id) => claimForSending(db, id!, 30_000)));
+    // Two messages of one channel cannot carry the same wamid.
+    const answers = await Promise.allSettled([
+      markSent(db, first!, 'wamid.same'),
+      markSent(db, second!, 'wamid.same'),
+      markSent(db, third!, 'wamid.third'),
+    ]);
+    expect(answers.map((a) => a.status).sort()).toEqual(['fulfilled', 'fulfilled', 'rejected']);
+    expect(answers[2]!.status).toBe('fulfilled');
+    expect((await row(third!)).status).toBe('sent');
+    const same = await Promise.all([row(first!), row(second!)]);
+    expect(same.map((m) => m.status).sort()).toEqual(['sending', 'sent']);
+  });
 });

@@ -177,4 +177,57 @@ describe('plain turns committed together', () => {
     }
     expect((await db.message.findUniqueOrThrow({ where: { id: a2.messageId } })).turnId).toBeNull();
   });
+
+  it('refuses a turn that read an older fence, or whose conversation a person took, beside turns that commit', async () => {
+    const [a, b, c] = await Promise.all([pending(), pending(), pending()]);
+    const a2 = await pending(a.waId);
+    await commitTurn(db, plain(a, [a.messageId]));
+    const seenFence = Number((await db.conversation.findUniqueOrThrow({ where: { id: a.conversationId } })).turnFence);
+    await db.conversation.update({ where: { id: b.conversationId }, data: { state: 'human' } });
+    const answers = await Promise.all([
+      commitTurn(db, plain(a, [a2.messageId], { seenFence: seenFence - 1 })),
+      commitTurn(db, plain(b, [b.messageId])),
+      commitTurn(db, plain(c, [c.messageId], { seenFence: 0 })),
+    ]);
+    expect(answers[0]).toEqual({ rejected: 'stale_fence' });
+    expect(answers[1]).toEqual({ rejected: 'stale_fence' });
+    expect(answers[2]).toMatchObject({ turn: { seq: 1 } });
+    expect((await db.message.findUniqueOrThrow({ where: { id: b.messageId } })).turnId).toBeNull();
+    expect(await db.turn.count({ where: { conversationId: { in: [a.conversationId, b.conversationId] } } })).toBe(1);
+  });
+
+  it('keeps the stored context when a turn has none', async () => {
+    const a = await pending();
+    await commitTurn(db, plain(a, [a.messageId], { context: { name: 'Ana' } }));
+    const a2 = await pending(a.waId);
+    const b = await pending();
+    await Promise.all([commitTurn(db, plain(a, [a2.messageId])), commitTurn(db, plain(b, [b.messageId]))]);
+    expect((await db.conversation.findUniqueOrThrow({ where: { id: a.conversationId } })).context).toEqual({
+      name: 'Ana',
+    });
+  });
+
+  it('does not wait for a transaction that only inserted a message of the conversation', async () => {
+    // An API send or a broadcast holds its new messages' foreign-key share lock on the
+    // conversation until it commits; a turn's update does not conflict with it.
+    const [a, b] = await Promise.all([pending(), pending()]);
+    const other = new Client({ connectionString: database.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN');
+      await other.query(
+        `INSERT INTO messages (conversation_id, channel_id, direction, type, body, status)
+         VALUES ($1, $2, 'outbound', 'text', 'from the API', 'queued')`,
+        [a.conversationId, a.channelId],
+      );
+      const committed = await Promise.race([
+        Promise.all([commitTurn(db, plain(a, [a.messageId])), commitTurn(db, plain(b, [b.messageId]))]),
+        new Promise((r) => setTimeout(() => r('waited'), 2_000)),
+      ]);
+      expect(committed).not.toBe('waited');
+    } finally {
+      await other.query('ROLLBACK');
+      await other.end();
+    }
+  });
 });

@@ -65,37 +65,25 @@ export interface CommittedTurn {
 export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedTurn | { rejected: TurnRejection }> {
   // A handoff or an opt-out is rare and writes more tables: it commits alone.
   if (commit.handoff || commit.optedOut !== undefined) return commitTurnAlone(db, commit);
-  const shared = await commitShared(db, { ...commit, id: commit.conversationId });
-  if (shared === undefined) return commitTurnAlone(db, commit); // its conversation twice in one statement
-  if ('error' in shared) throw shared.error;
-  return shared;
+  // Keyed by the id as PostgreSQL spells it, so the answer is found under it.
+  const conversationId = commit.conversationId.toLowerCase();
+  const shared = await commitShared(db, { ...commit, conversationId, id: conversationId });
+  // Undefined: its conversation was twice in one statement; this one commits after the other.
+  return shared ?? commitTurnAlone(db, commit);
 }
 
-type CommitAnswer = CommittedTurn | { rejected: TurnRejection } | { error: unknown };
+type CommitAnswer = CommittedTurn | { rejected: TurnRejection };
 
 /**
  * Plain turns (a reply, no handoff or opt-out) committed at the same moment share one statement
  * (`coalescedWrite`): `commitTurnAlone`'s steps over many rows, each row with its own fence,
- * inputs and reply. A turn refused for its fence writes nothing and the others commit. Any other
- * refusal (inputs answered by another turn, a turn number taken meanwhile) raises, which undoes
- * the whole statement: then each turn commits alone, as before, and gets its own answer.
+ * inputs and reply. A turn refused for its fence or state writes nothing and the others commit;
+ * so does one that another turn committed before while the statement waited for the row. A
+ * refusal only the whole statement can make (inputs answered by another turn) raises, which
+ * undoes it: then each turn commits alone, as before, and gets its own answer.
  */
-const commitShared = coalescedWrite(async (db, commits: (TurnCommit & { id: string })[]) => {
-  try {
-    return await commitTogether(db, commits);
-  } catch (error) {
-    if (!(error instanceof DatabaseError)) throw error;
-    const alone = await Promise.all(
-      commits.map(async (commit): Promise<[string, CommitAnswer]> => {
-        try {
-          return [commit.id, await commitTurnAlone(db, commit)];
-        } catch (error) {
-          return [commit.id, { error }];
-        }
-      }),
-    );
-    return new Map(alone);
-  }
+const commitShared = coalescedWrite<TurnCommit & { id: string }, CommitAnswer>(commitTogether, {
+  alone: commitTurnAlone,
 });
 
 async function commitTogether(db: Db, commits: TurnCommit[]): Promise<Map<string, CommitAnswer>> {
@@ -137,7 +125,7 @@ async function commitTogether(db: Db, commits: TurnCommit[]): Promise<Map<string
     -- locked row is its newest version, while the rest of the statement reads its snapshot.
     locked AS (
       SELECT cv.id, cv.turn_fence FROM conversations cv WHERE cv.id IN (SELECT "conversationId" FROM c)
-      ORDER BY cv.id FOR UPDATE),
+      ORDER BY cv.id FOR NO KEY UPDATE),
     fenced AS (
       UPDATE conversations cv SET
         turn_fence = c.fence,

@@ -98,20 +98,26 @@ export async function claimForSending(db: Db, id: string, leaseMs: number): Prom
 }
 
 const claimMany = coalescedWrite(async (db, claims: { id: string; leaseMs: number }[]) => {
-  // Rows are locked in id order, so two statements sharing rows cannot deadlock.
+  // The rows are locked in id order (two statements sharing rows cannot deadlock), and whether
+  // each can be claimed is read from the locked row, its newest version. The update then finds
+  // its rows by id alone: a condition on status there would let the planner read every queued
+  // row through the status index, which is thousands while a backlog drains. Every lookup by id
+  // says "= ANY(ids)", so the planner never trades it for a scan of the table.
+  const ids = claims.map((c) => c.id);
   const { rows } = await query<{ id: string }>(
     db,
     sql`
-    WITH claim AS (
-      SELECT * FROM unnest(${claims.map((c) => c.id)}::uuid[], ${claims.map((c) => c.leaseMs)}::float8[])
-        AS c(id, lease_ms)),
-    locked AS (
-      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM claim) ORDER BY m.id FOR NO KEY UPDATE)
+    WITH locked AS (
+      SELECT m.id,
+             m.status = 'queued'
+               OR (m.status = 'sending' AND m.updated_at < now() - make_interval(secs => c.lease_ms / 1000)) AS claimable
+      FROM unnest(${ids}::uuid[], ${claims.map((c) => c.leaseMs)}::float8[]) AS c(id, lease_ms)
+      JOIN messages m ON m.id = c.id AND m.direction = 'outbound'
+      WHERE m.id = ANY(${ids}::uuid[])
+      ORDER BY m.id FOR NO KEY UPDATE OF m)
     UPDATE messages m SET status = 'sending', send_attempts = m.send_attempts + 1, updated_at = now()
-    FROM claim
-    WHERE m.id = claim.id AND m.id IN (SELECT id FROM locked) AND m.direction = 'outbound'
-      AND (m.status = 'queued'
-        OR (m.status = 'sending' AND m.updated_at < now() - make_interval(secs => claim.lease_ms / 1000)))
+    FROM locked
+    WHERE m.id = ANY(${ids}::uuid[]) AND m.id = locked.id AND locked.claimable
     RETURNING m.id`,
   );
   return new Map(rows.map((r) => [r.id, true as const]));
@@ -148,20 +154,26 @@ interface SentRecord {
 }
 
 const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
+  // Every lookup by id says "= ANY(ids)": the planner's guess of a hundred rows from
+  // jsonb_to_recordset would otherwise let it scan the table for a handful.
+  const ids = records.map((r) => r.id);
   const { rows } = await query<{ id: string; next: string[] }>(
     db,
     sql`
     WITH sent_as AS (
       SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
         AS r(id uuid, "providerMessageId" text, "viaChannelId" uuid, "asTemplate" boolean)),
-    -- Rows are locked in id order, so two statements sharing rows cannot deadlock.
+    -- Rows are locked in id order (two statements sharing rows cannot deadlock), and whether each
+    -- is being sent is read from the locked row, its newest version: the update below finds its
+    -- rows by id alone, never through the status index (see claimForSending).
     locked AS (
-      SELECT m.id FROM messages m WHERE m.id IN (SELECT id FROM sent_as) ORDER BY m.id FOR NO KEY UPDATE),
+      SELECT m.id, m.status = 'sending' AS sending FROM messages m
+      WHERE m.id = ANY(${ids}::uuid[]) ORDER BY m.id FOR NO KEY UPDATE),
     -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
     -- before we got here, it is that same message: drop the copy, keep ours.
     echo AS (
       DELETE FROM messages echo USING sent_as, messages ours
-      WHERE ours.id = sent_as.id AND echo.channel_id = ours.channel_id
+      WHERE ours.id = ANY(${ids}::uuid[]) AND ours.id = sent_as.id AND echo.channel_id = ours.channel_id
         AND echo.provider_message_id = sent_as."providerMessageId" AND echo.id <> ours.id
         AND echo.direction = 'outbound' AND echo.turn_id IS NULL
       RETURNING echo.id),
@@ -171,9 +183,10 @@ const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
         via_channel_id = coalesce(sent_as."viaChannelId", messages.via_channel_id),
         -- What went out: the template equivalent, not the free-form text kept in body.
         type = CASE WHEN sent_as."asTemplate" THEN 'template' ELSE messages.type END
-      FROM sent_as
-      -- Reading echo first makes the delete happen before this update takes the wamid.
-      WHERE messages.id = sent_as.id AND messages.id IN (SELECT id FROM locked) AND messages.status = 'sending'
+      FROM sent_as, locked
+      WHERE messages.id = ANY(${ids}::uuid[]) AND messages.id = sent_as.id AND messages.id = locked.id
+        AND locked.sending
+        -- Reading echo first makes the delete happen before this update takes the wamid.
         AND (SELECT count(*) FROM echo) >= 0
       RETURNING messages.id)
     -- Through the row itself, not sent: a retried record whose first try committed still wakes.
@@ -187,7 +200,7 @@ const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
         AND other.id <> me.id
       ORDER BY other.created_at, other.reply_index
       LIMIT 2) other ON true
-    WHERE me.id IN (SELECT id FROM sent_as)
+    WHERE me.id = ANY(${ids}::uuid[])
     GROUP BY me.id`,
   );
   return new Map(rows.map((r) => [r.id, r.next]));

@@ -87,6 +87,7 @@ const commitShared = coalescedWrite<TurnCommit & { id: string }, CommitAnswer>(c
 });
 
 async function commitTogether(db: Db, commits: TurnCommit[]): Promise<Map<string, CommitAnswer>> {
+  const ids = commits.map((c) => c.conversationId);
   const rows = commits.map((c) => ({
     conversationId: c.conversationId,
     channelId: c.channelId,
@@ -123,8 +124,10 @@ async function commitTogether(db: Db, commits: TurnCommit[]): Promise<Map<string
         "sendAfter" timestamptz)),
     -- Conversations are locked in id order, so two statements sharing one cannot deadlock. A
     -- locked row is its newest version, while the rest of the statement reads its snapshot.
+    -- Every lookup by id says "= ANY(ids)": the planner's guess of a hundred rows from
+    -- jsonb_to_recordset would otherwise have it scan all of conversations for a handful.
     locked AS (
-      SELECT cv.id, cv.turn_fence FROM conversations cv WHERE cv.id IN (SELECT "conversationId" FROM c)
+      SELECT cv.id, cv.turn_fence FROM conversations cv WHERE cv.id = ANY(${ids}::uuid[])
       ORDER BY cv.id FOR NO KEY UPDATE),
     fenced AS (
       UPDATE conversations cv SET
@@ -134,7 +137,7 @@ async function commitTogether(db: Db, commits: TurnCommit[]): Promise<Map<string
         last_activity_at = now(),
         updated_at = now()
       FROM c, locked
-      WHERE cv.id = c."conversationId" AND locked.id = cv.id AND cv.turn_fence < c.fence
+      WHERE cv.id = ANY(${ids}::uuid[]) AND cv.id = c."conversationId" AND locked.id = cv.id AND cv.turn_fence < c.fence
         AND (c."seenFence" IS NULL OR cv.turn_fence = c."seenFence")
         AND cv.state = 'bot'
         -- Another turn committed after this statement's snapshot (it waited for that turn's row

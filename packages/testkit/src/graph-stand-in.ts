@@ -33,6 +33,8 @@ export class GraphStandIn {
   private readonly plan: Behaviour[] = [];
   private readonly plans = new Map<string, Behaviour[]>();
   private storm: { until: number; failures: Extract<Behaviour, { kind: 'fail' }>[]; next: number } | undefined;
+  /** Message sends (not read receipts) a storm refused: a storm that met no traffic tested nothing. */
+  refusedByStorm = 0;
   private readonly held: { release: () => void }[] = [];
   private readonly holdWaiters: (() => void)[] = [];
   private server?: http.Server;
@@ -121,6 +123,7 @@ export class GraphStandIn {
     }
     const own = typeof body.to === 'string' ? this.plans.get(body.to) : undefined;
     const storm = this.storm && Date.now() < this.storm.until ? this.storm : undefined;
+    if (storm && body.status !== 'read') this.refusedByStorm++;
     const behaviour = storm
       ? storm.failures[storm.next++ % storm.failures.length]
       : own?.length

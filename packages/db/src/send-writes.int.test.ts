@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
-import { createDb, type Db } from './client';
+import { createDb, query, sql, type Db } from './client';
 import { storeInboundMessage } from './conversation.repository';
 import { claimForSending, markSent } from './outbound.repository';
 import { commitTurn } from './turn.repository';
@@ -67,6 +67,12 @@ describe('claims made together', () => {
     const ids = (await Promise.all(Array.from({ length: 8 }, () => queuedReplies()))).flat();
     expect(await Promise.all(ids.map((id) => claimForSending(db, id, 30_000)))).toEqual(ids.map(() => true));
     for (const id of ids) expect(await row(id)).toMatchObject({ status: 'sending', sendAttempts: 1 });
+    // One transaction claimed them all: the shared statement, not one per message.
+    const { rows: writers } = await query<{ xmin: string }>(
+      db,
+      sql`SELECT DISTINCT xmin::text AS xmin FROM messages WHERE id = ANY(${ids}::uuid[])`,
+    );
+    expect(writers).toHaveLength(1);
     // Claimed and within their lease: none can be claimed again, alone or together.
     expect(await Promise.all(ids.map((id) => claimForSending(db, id, 30_000)))).toEqual(ids.map(() => false));
   });

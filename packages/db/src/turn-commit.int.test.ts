@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { randomUUID } from 'node:crypto';
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
-import { createDb, type Db } from './client';
+import { createDb, query, sql, type Db } from './client';
 import { storeInboundMessage } from './conversation.repository';
 import { commitTurn, type TurnCommit } from './turn.repository';
 
@@ -91,6 +91,14 @@ describe('plain turns committed together', () => {
       ),
     ]);
     for (const answer of answers) expect(answer).toMatchObject({ turn: { seq: 1 }, handoff: null });
+    // One transaction wrote all three: the shared statement, not its fall-back to one at a time
+    // (which would give the same rows and hide a broken shared statement).
+    const { rows: writers } = await query<{ xmin: string }>(
+      db,
+      sql`SELECT DISTINCT xmin::text AS xmin FROM turns
+          WHERE conversation_id = ANY(${[a.conversationId, b.conversationId, c.conversationId]}::uuid[])`,
+    );
+    expect(writers).toHaveLength(1);
     expect(answers.map((x) => ('outbound' in x ? x.outbound.length : -1))).toEqual([1, 2, 0]);
 
     const conversation = (id: string) => db.conversation.findUniqueOrThrow({ where: { id } });

@@ -4,7 +4,7 @@ import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { createDb, recordInboxEvents, releaseConversation, seedCatalog, type Db } from '@zapflow/db';
 import { createLogger } from '@zapflow/logger';
-import { createQueue, createRedis, inboxQueue, maintenanceQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
+import { createQueue, createRedis, inboxQueue, maintenanceQueue, Producer } from '@zapflow/queue-contracts';
 import {
   createTestDatabase,
   deleteKeys,
@@ -442,93 +442,5 @@ describe('turn fencing', () => {
     await waitFor('the second turn', async () => (await turnsOf(c)).length === 2);
     expect(Number((await conversationOf(c)).turnFence)).toBeGreaterThan(1e12);
     await waitFor('the second reply', () => graph.textsTo(c).length >= 2);
-  });
-});
-
-describe("a turn's replies on their way", () => {
-  const sendsTo = (waId: string) =>
-    graph.requests.filter((r) => (r.body as { to?: string; status?: string }).to === waId).length;
-  const repliesOf = async (waId: string) =>
-    db.message.findMany({
-      where: { direction: 'outbound', conversation: { contact: { waId } } },
-      orderBy: [{ createdAt: 'asc' }, { replyIndex: 'asc' }],
-    });
-  const sendJobOf = async (messageId: string) => {
-    const queue = createQueue(sendQueue, producerRedis, prefix);
-    try {
-      return (await queue.getJob(sendQueue.jobId!({ messageId }))) ?? null;
-    } finally {
-      await queue.close();
-    }
-  };
-
-  it('sends the first reply from the turn itself, without a send job, once', async () => {
-    const c = newContact();
-    await receive(c, 'oi');
-    await waitFor('the reply', () => graph.textsTo(c).length >= 1);
-    const [reply] = await repliesOf(c);
-    await waitFor(
-      'the reply recorded',
-      async () => (await db.message.findUniqueOrThrow({ where: { id: reply!.id } })).status === 'sent',
-    );
-    expect(await sendJobOf(reply!.id)).toBeNull();
-    expect(sendsTo(c)).toBe(1);
-    expect((await db.message.findUniqueOrThrow({ where: { id: reply!.id } })).sendAttempts).toBe(1);
-  });
-
-  it('leaves a first reply the provider refused to its send job, with the tries that are left', async () => {
-    const c = newContact();
-    graph.nextFor(c, { kind: 'fail', status: 500 });
-    await receive(c, 'oi');
-    await waitFor('the reply', () => graph.textsTo(c).length >= 1);
-    const [reply] = await repliesOf(c);
-    const job = await sendJobOf(reply!.id);
-    // SEND_RETRY_DELAYS_MS has two waits: three tries in all, the first one the turn's.
-    expect(job?.data).toEqual({ messageId: reply!.id, attemptsBefore: 1 });
-    expect(job?.opts.attempts).toBe(2);
-    expect(sendsTo(c)).toBe(2);
-    await waitFor(
-      'the reply recorded',
-      async () => (await db.message.findUniqueOrThrow({ where: { id: reply!.id } })).status === 'sent',
-    );
-    expect((await db.message.findUniqueOrThrow({ where: { id: reply!.id } })).sendAttempts).toBe(2);
-  });
-
-  it('tries a refused first reply as often as any send before the fallback chain takes it', async () => {
-    const c = newContact();
-    // Every try, and the fallback chain's one last retry, refused.
-    graph.nextFor(c, ...Array.from({ length: 4 }, () => ({ kind: 'fail', status: 500 }) as const));
-    await receive(c, 'oi');
-    await waitFor('the reply turn', async () => (await repliesOf(c)).length >= 1);
-    const [reply] = await repliesOf(c);
-    const settled = await waitFor(
-      'the reply in the manual queue',
-      async () => {
-        const m = await db.message.findUniqueOrThrow({ where: { id: reply!.id } });
-        return m.status === 'manual' ? m : null;
-      },
-      { timeoutMs: 15_000 },
-    );
-    // Three tries on the SEND_RETRY_DELAYS_MS schedule, then the chain's last retry.
-    expect(sendsTo(c)).toBe(4);
-    expect(settled.sendAttempts).toBe(4);
-  });
-
-  it('sends a reply of several parts in order, each once', async () => {
-    const c = newContact();
-    const split = await createWorkerApp(loadWorkerConfig(env({ TEXT_MAX_CHARS: '100' })), logger);
-    await app.close();
-    try {
-      await receive(c, 'queria ver um SUV');
-      await waitFor('the turn', async () => (await repliesOf(c)).length >= 1);
-      const parts = await repliesOf(c);
-      expect(parts.length).toBeGreaterThan(1);
-      await waitFor('every part', () => graph.textsTo(c).length >= parts.length);
-      expect(graph.textsTo(c)).toEqual(parts.map((p) => p.body));
-      expect(sendsTo(c)).toBe(parts.length);
-    } finally {
-      await split.close();
-      app = await createWorkerApp(loadWorkerConfig(env()), logger);
-    }
   });
 });

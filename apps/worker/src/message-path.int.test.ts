@@ -26,7 +26,7 @@ import {
 } from '@zapflow/testkit';
 import { CloudApiClient, extractEvents, SendError, webhookFixtures as fx } from '@zapflow/whatsapp';
 import { FallbackChain } from './fallback-chain';
-import { sendBackoff, sendProcessor, sendRetryDelay } from './processors/send.processor';
+import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
 import { sendOutbound, type SendDeps } from './send.service';
 import { SentMarkers } from './sent-markers';
@@ -385,15 +385,6 @@ describe('sending through the Cloud API', () => {
     expect(sendRetryDelay([60_000, 120_000, 240_000], 2, undefined, () => 1)).toBe(144_000);
     expect(sendRetryDelay([60_000, 120_000, 240_000], 3, undefined, () => 0.5)).toBe(240_000);
     expect(sendRetryDelay([60_000, 120_000, 240_000], 9, undefined, () => 0.5)).toBe(240_000);
-  });
-
-  it('takes the retry schedule up after the tries made before the job (a turn sends its first reply itself)', () => {
-    const backoff = sendBackoff([60_000, 120_000, 240_000], () => 0.5);
-    const messageId = randomUUID();
-    expect(backoff(1, SEND_BACKOFF, undefined, { data: { messageId } })).toBe(60_000);
-    expect(backoff(1, SEND_BACKOFF, undefined, { data: { messageId, attemptsBefore: 1 } })).toBe(120_000);
-    expect(backoff(2, SEND_BACKOFF, undefined, { data: { messageId, attemptsBefore: 1 } })).toBe(240_000);
-    expect(backoff(1, 'another-backoff', undefined, { data: { messageId } })).toBe(1000);
   });
 });
 

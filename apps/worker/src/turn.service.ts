@@ -9,7 +9,7 @@ import {
   type TurnMessage,
   type TurnResult,
 } from '@zapflow/db';
-import type { FencedLock, HeldLock, Idempotency } from '@zapflow/idempotency';
+import type { FencedLock, Idempotency } from '@zapflow/idempotency';
 import type { Logger } from '@zapflow/logger';
 import { errorFields } from '@zapflow/logger';
 import type { highQueue, Producer, sendQueue } from '@zapflow/queue-contracts';
@@ -24,10 +24,7 @@ export interface TurnDeps {
   locks: FencedLock;
   idempotency: Idempotency;
   engine: ConversationEngine;
-  /** Where a crash left replies unqueued: they go back to the send queue. */
   send: Producer<typeof sendQueue.schema>;
-  /** Gets a committed turn's replies on their way (`reply-dispatch.ts`). */
-  dispatch: (messageIds: string[], options: { delayMs: number }) => Promise<void>;
   notify: Producer<typeof highQueue.schema>;
   logger: Logger;
   debounce: DebounceOptions;
@@ -108,125 +105,103 @@ export async function runTurn(deps: TurnDeps, conversationId: string): Promise<T
   const seenFence = Number(conversation.turnFence);
   const lock = await deps.locks.acquire(`conv-${conversationId}`, seenFence);
   if (!lock) return { kind: 'busy' };
-  let turn: { outcome: TurnOutcome; replies: string[] };
-  try {
-    turn = await underLock(deps, conversationId, { conversation, seenFence, lock });
-  } finally {
-    await lock.release();
-  }
-  // Once the next turn of the conversation may start: a reply on its way holds nobody up.
-  await deps.dispatch(turn.replies, { delayMs: deps.replies.delayMs });
-  return turn.outcome;
-}
-
-/** The turn's work while it holds the conversation: what it decided, and the replies it wrote. */
-async function underLock(
-  deps: TurnDeps,
-  conversationId: string,
-  {
-    conversation,
-    seenFence,
-    lock,
-  }: {
-    conversation: Awaited<ReturnType<typeof getConversation>>;
-    seenFence: number;
-    lock: HeldLock;
-  },
-): Promise<{ outcome: TurnOutcome; replies: string[] }> {
   const log = deps.logger.child({ conversationId, fence: lock.fence });
   const startedAt = new Date();
-  const { pending, history, earlierUnstored, state } = await readTurnInputs(deps.db, {
-    conversationId,
-    historyLimit: HISTORY_MESSAGES,
-    unstoredWithinMs: UNSTORED_GRACE_MS,
-  });
-  if (pending.length === 0) {
-    // A crash after the last commit may have left its replies unqueued.
-    await queueUnsent(deps, conversationId);
-    return { outcome: { kind: 'idle' }, replies: [] };
-  }
-  const wait = stillTyping(pending, deps.debounce, Date.now());
-  if (wait) return { outcome: { kind: 'wait', until: wait, reason: 'typing' }, replies: [] };
-  // Order: a message of this contact that reached the webhook before the newest pending one,
-  // but is not stored yet, must be in this turn. Wait for it. (Messages that arrived later
-  // are simply the next turn's: a busy pipeline must not hold a contact past the maximum wait.)
-  if (earlierUnstored) {
-    return { outcome: { kind: 'wait', until: Date.now() + 100, reason: 'earlier_message_unstored' }, replies: [] };
-  }
-
-  // The state as read after the lock: an operator may have taken or given back the conversation.
-  if (state !== 'bot') {
-    await markForHuman(
-      deps.db,
-      pending.map((m) => m.id),
-    );
-    log.info('conversation is with a person; messages stored, bot silent', { messages: pending.length });
-    return { outcome: { kind: 'with_human', messages: pending.length }, replies: [] };
-  }
-
-  showTyping(deps, conversation, pending, log);
-  const context = (conversation.context ?? {}) as ConversationContext;
-  const language = looksEnglish(pending.map((m) => m.body)) ? 'en' : (context.language ?? 'pt');
-  const decision = await decide(deps, { conversation, seenFence, pending, history, context, language, log });
-  if (!lock.held) throw new Error(`lost the lock of conversation ${conversationId} mid-turn; retrying`);
-
-  const committed = await commitTurn(deps.db, {
-    conversationId,
-    channelId: conversation.channelId,
-    fence: lock.fence,
-    seenFence,
-    startedAt,
-    inputMessageIds: pending.map((m) => m.id),
-    input: pending.map((m) => ({ messageId: m.id, type: m.type, text: m.body, at: m.waTimestamp })),
-    result: decision.result,
-    context: decision.context as object | undefined,
-    failedTurns: decision.failedTurns,
-    handoff: decision.handoff && { ...decision.handoff, channels: deps.handoffChannels },
-    optedOut: decision.optedOut,
-    outbound: decision.result.replies.flatMap((reply) =>
-      outboundRows(
-        { type: 'text', text: reply.body },
-        {
-          maxTextChars: deps.replies.maxTextChars,
-          windowTemplate: replyTemplate(reply.body, deps.replies.template),
-        },
-      ),
-    ),
-    sendAfter: deps.replies.delayMs ? new Date(Date.now() + deps.replies.delayMs) : undefined,
-  });
-  if ('rejected' in committed) {
-    log.warn('turn not committed', { reason: committed.rejected });
-    return { outcome: { kind: 'superseded' }, replies: [] };
-  }
-  if (committed.handoff) {
-    await deps.notify.addBulk(committed.handoff.notifications.map((n) => ({ notificationId: n.id })));
-    log.info('conversation handed to a person', {
-      handoffId: committed.handoff.id,
-      reason: committed.handoff.reason,
-      channels: deps.handoffChannels,
+  try {
+    const { pending, history, earlierUnstored, state } = await readTurnInputs(deps.db, {
+      conversationId,
+      historyLimit: HISTORY_MESSAGES,
+      unstoredWithinMs: UNSTORED_GRACE_MS,
     });
-  }
-  if (decision.interests.length) await recordInterests(deps.db, conversation.contactId, decision.interests);
-  log.info('turn done', {
-    turnId: committed.turn.id,
-    seq: committed.turn.seq,
-    engine: decision.result.engine,
-    status: decision.result.status,
-    inputs: pending.length,
-    replies: committed.outbound.length,
-    latencyMs: decision.result.latencyMs,
-  });
-  return {
-    outcome: {
+    if (pending.length === 0) {
+      // A crash after the last commit may have left its replies unqueued.
+      await queueUnsent(deps, conversationId);
+      return { kind: 'idle' };
+    }
+    const wait = stillTyping(pending, deps.debounce, Date.now());
+    if (wait) return { kind: 'wait', until: wait, reason: 'typing' };
+    // Order: a message of this contact that reached the webhook before the newest pending one,
+    // but is not stored yet, must be in this turn. Wait for it. (Messages that arrived later
+    // are simply the next turn's: a busy pipeline must not hold a contact past the maximum wait.)
+    if (earlierUnstored) return { kind: 'wait', until: Date.now() + 100, reason: 'earlier_message_unstored' };
+
+    // The state as read after the lock: an operator may have taken or given back the conversation.
+    if (state !== 'bot') {
+      await markForHuman(
+        deps.db,
+        pending.map((m) => m.id),
+      );
+      log.info('conversation is with a person; messages stored, bot silent', { messages: pending.length });
+      return { kind: 'with_human', messages: pending.length };
+    }
+
+    showTyping(deps, conversation, pending, log);
+    const context = (conversation.context ?? {}) as ConversationContext;
+    const language = looksEnglish(pending.map((m) => m.body)) ? 'en' : (context.language ?? 'pt');
+    const decision = await decide(deps, { conversation, seenFence, pending, history, context, language, log });
+    if (!lock.held) throw new Error(`lost the lock of conversation ${conversationId} mid-turn; retrying`);
+
+    const committed = await commitTurn(deps.db, {
+      conversationId,
+      channelId: conversation.channelId,
+      fence: lock.fence,
+      seenFence,
+      startedAt,
+      inputMessageIds: pending.map((m) => m.id),
+      input: pending.map((m) => ({ messageId: m.id, type: m.type, text: m.body, at: m.waTimestamp })),
+      result: decision.result,
+      context: decision.context as object | undefined,
+      failedTurns: decision.failedTurns,
+      handoff: decision.handoff && { ...decision.handoff, channels: deps.handoffChannels },
+      optedOut: decision.optedOut,
+      outbound: decision.result.replies.flatMap((reply) =>
+        outboundRows(
+          { type: 'text', text: reply.body },
+          {
+            maxTextChars: deps.replies.maxTextChars,
+            windowTemplate: replyTemplate(reply.body, deps.replies.template),
+          },
+        ),
+      ),
+      sendAfter: deps.replies.delayMs ? new Date(Date.now() + deps.replies.delayMs) : undefined,
+    });
+    if ('rejected' in committed) {
+      log.warn('turn not committed', { reason: committed.rejected });
+      return { kind: 'superseded' };
+    }
+    await deps.send.addBulk(
+      committed.outbound.map((m) => ({ messageId: m.id })),
+      deps.replies.delayMs ? { delay: deps.replies.delayMs } : {},
+    );
+    if (committed.handoff) {
+      await deps.notify.addBulk(committed.handoff.notifications.map((n) => ({ notificationId: n.id })));
+      log.info('conversation handed to a person', {
+        handoffId: committed.handoff.id,
+        reason: committed.handoff.reason,
+        channels: deps.handoffChannels,
+      });
+    }
+    if (decision.interests.length) await recordInterests(deps.db, conversation.contactId, decision.interests);
+    log.info('turn done', {
+      turnId: committed.turn.id,
+      seq: committed.turn.seq,
+      engine: decision.result.engine,
+      status: decision.result.status,
+      inputs: pending.length,
+      replies: committed.outbound.length,
+      latencyMs: decision.result.latencyMs,
+    });
+    return {
       kind: 'answered',
       turnId: committed.turn.id,
       seq: committed.turn.seq,
       inputs: pending.length,
       replies: committed.outbound.length,
       handoff: committed.handoff !== null,
-    },
-    replies: committed.outbound.map((m) => m.id),
-  };
+    };
+  } finally {
+    await lock.release();
+  }
 }
 
 /** The time to run again if the contact may still be typing, else null. */

@@ -9,6 +9,7 @@ import {
   inboxQueue,
   maintenanceQueue,
   Producer,
+  SEND_BACKOFF,
   sendQueue,
   turnQueue,
 } from '@zapflow/queue-contracts';
@@ -19,11 +20,9 @@ import { createWorkerMetrics } from './metrics';
 import { highProcessor } from './processors/high.processor';
 import { inboxProcessor } from './processors/inbox.processor';
 import { maintenanceProcessor } from './processors/maintenance.processor';
-import { sendBackoff, sendProcessor, sendRetryDelay } from './processors/send.processor';
+import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { turnProcessor } from './processors/turn.processor';
 import { FallbackChain } from './fallback-chain';
-import { dispatchReplies, type DispatchDeps } from './reply-dispatch';
-import type { SendDeps } from './send.service';
 import { createAlternateRoute, createSender } from './sender.factory';
 import { SendLimits } from './send-limits';
 import { SentMarkers } from './sent-markers';
@@ -60,8 +59,7 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
     maxWaitMs: config.debounceMaxWaitMs,
   });
   // The retry schedule is configuration, so every send job gets as many attempts as it allows.
-  const sendAttempts = config.SEND_RETRY_DELAYS_MS.length + 1;
-  const send = new Producer(sendQueue, sendQ, { attempts: sendAttempts });
+  const send = new Producer(sendQueue, sendQ, { attempts: config.SEND_RETRY_DELAYS_MS.length + 1 });
 
   const idempotency = new Idempotency(connection, {
     prefix: config.QUEUE_PREFIX,
@@ -85,30 +83,6 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
     logger,
   });
 
-  const sendDeps: SendDeps = {
-    db,
-    sender,
-    alternate: alternate?.route,
-    limits,
-    fallback,
-    logger,
-    sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000,
-    sent: new SentMarkers(connection, config.QUEUE_PREFIX),
-    wake: async (messageIds) => {
-      for (const id of messageIds) {
-        const job = await sendQ.getJob(sendQueue.jobId!({ messageId: id }));
-        if (job && (await job.isDelayed())) await job.promote().catch(() => undefined); // it just ran
-      }
-    },
-    windowMs: config.CUSTOMER_SERVICE_WINDOW_MS,
-  };
-  const dispatch: DispatchDeps = {
-    send: sendDeps,
-    queue: send,
-    attempts: sendAttempts,
-    retryDelayMs: (retry, error) => sendRetryDelay(config.SEND_RETRY_DELAYS_MS, retry, error),
-  };
-
   const common: WorkerOptions = {
     connection,
     prefix: config.QUEUE_PREFIX,
@@ -129,7 +103,6 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
         idempotency,
         engine,
         send,
-        dispatch: (messageIds, options) => dispatchReplies(dispatch, messageIds, options),
         notify,
         turns,
         logger,
@@ -147,10 +120,33 @@ export async function createWorkerApp(config: WorkerConfig, logger: Logger): Pro
       }) as Processor,
       common,
     ),
-    new Worker(sendQueue.name, sendProcessor(sendDeps) as Processor, {
-      ...common,
-      settings: { backoffStrategy: sendBackoff(config.SEND_RETRY_DELAYS_MS) },
-    }),
+    new Worker(
+      sendQueue.name,
+      sendProcessor({
+        db,
+        sender,
+        alternate: alternate?.route,
+        limits,
+        fallback,
+        logger,
+        sendLeaseMs: config.WHATSAPP_TIMEOUT_MS + 5000,
+        sent: new SentMarkers(connection, config.QUEUE_PREFIX),
+        wake: async (messageIds) => {
+          for (const id of messageIds) {
+            const job = await sendQ.getJob(sendQueue.jobId!({ messageId: id }));
+            if (job && (await job.isDelayed())) await job.promote().catch(() => undefined); // it just ran
+          }
+        },
+        windowMs: config.CUSTOMER_SERVICE_WINDOW_MS,
+      }) as Processor,
+      {
+        ...common,
+        settings: {
+          backoffStrategy: (attemptsMade, type, error) =>
+            type === SEND_BACKOFF ? sendRetryDelay(config.SEND_RETRY_DELAYS_MS, attemptsMade, error) : 1000,
+        },
+      },
+    ),
     new Worker(highQueue.name, highProcessor({ db, channels, logger }) as Processor, { ...common, concurrency: 10 }),
     new Worker(
       maintenanceQueue.name,

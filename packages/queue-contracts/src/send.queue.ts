@@ -7,11 +7,6 @@ import { defineQueue } from './define-queue';
  */
 export const SendJob = z.object({
   messageId: z.uuid(),
-  /**
-   * Tries made before this job (a turn sends its first reply itself): the retry schedule goes on
-   * from there, and the job was given only the attempts left.
-   */
-  attemptsBefore: z.number().int().min(0).optional(),
 });
 export type SendJob = z.infer<typeof SendJob>;
 

@@ -1,12 +1,12 @@
 import { DelayedError, type Job } from 'bullmq';
-import { parseJobData, SEND_BACKOFF, SendJob, sendQueue } from '@zapflow/queue-contracts';
+import { parseJobData, sendQueue } from '@zapflow/queue-contracts';
 import { SendError } from '@zapflow/whatsapp';
 import { sendOutbound, type SendDeps } from '../send.service';
 
 export function sendProcessor(deps: SendDeps) {
   return async (job: Job, token?: string) => {
-    const { messageId, attemptsBefore = 0 } = parseJobData(sendQueue, job.data);
-    const logger = deps.logger.child({ jobId: job.id, attempt: attemptsBefore + job.attemptsMade + 1 });
+    const { messageId } = parseJobData(sendQueue, job.data);
+    const logger = deps.logger.child({ jobId: job.id, attempt: job.attemptsMade + 1 });
     const result = await sendOutbound({ ...deps, logger }, messageId, {
       isLastAttempt: job.attemptsMade + 1 >= (job.opts.attempts ?? 1),
     });
@@ -17,18 +17,6 @@ export function sendProcessor(deps: SendDeps) {
       throw new DelayedError();
     }
     return result;
-  };
-}
-
-/**
- * The send queue's backoff: the wait before the retry that follows a job's `attemptsMade`-th
- * failed attempt, counting the tries made before the job (`attemptsBefore`: a turn's own first try).
- */
-export function sendBackoff(delaysMs: number[], random: () => number = Math.random) {
-  return (attemptsMade: number, type?: string, error?: Error, job?: { data: unknown }): number => {
-    if (type !== SEND_BACKOFF) return 1000;
-    const before = SendJob.safeParse(job?.data).data?.attemptsBefore ?? 0;
-    return sendRetryDelay(delaysMs, before + attemptsMade, error, random);
   };
 }
 

@@ -15,6 +15,7 @@ describe('pipeline and memory benchmarks', () => {
       databaseUrl,
       seconds: 1,
       settleSeconds: 1,
+      warmUpSeconds: 1,
       rate: 20,
       workers: 1,
     });
@@ -28,6 +29,7 @@ describe('pipeline and memory benchmarks', () => {
       /at 2\/s, measured the same way: .*\(2\/2 answered\), its first 1 s .*\(2\/2 answered\)/,
     );
     expect(result.notes).toMatch(/CPU per reply in the flood: .*worker \d+\.\d+ ms/);
+    expect(result.notes).toMatch(/warmed up on an unmeasured 1 s flood \([1-9]\d* messages\)/);
   }, 120_000);
 
   it('samples a worker through a short soak', async () => {

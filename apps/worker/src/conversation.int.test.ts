@@ -355,6 +355,9 @@ describe('with the OpenAI engine', () => {
     openaiInbox = createQueue(inboxQueue, producerRedis, openaiPrefix);
   });
   afterAll(async () => {
+    // Closed before its keys go: a running worker writes its queues' keys again.
+    await failingApp?.close();
+    failingApp = undefined;
     await openaiInbox.close();
     await deleteKeys(openaiPrefix);
   });

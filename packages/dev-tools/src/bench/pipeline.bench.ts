@@ -129,8 +129,9 @@ export async function pipelineBench({
 
     // Warm up, unmeasured: connections and the workers' first jobs, then a flood. A process that
     // has answered a few hundred messages still runs much of its code unoptimised, and V8 spends
-    // its compiler threads on it: at 100 messages/s the first 10 s cost 15-25 % more CPU per reply
-    // than the fourth, and their p50 was several times higher (bench/README.md, `pipeline`).
+    // its compiler threads on it: at 100 messages/s webhook-api and the worker spent a third more
+    // CPU per reply in the first 10 s than in the fourth, and the p50 was three to six times
+    // higher (bench/README.md, `pipeline`).
     // Production runs warm processes, so the latency targets are measured on warm ones.
     await repliesTo(await Promise.all(Array.from({ length: 50 }, deliver)), 60_000);
     const warmUp = await flood(warmUpSeconds);

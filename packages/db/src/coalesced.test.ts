@@ -117,6 +117,28 @@ describe('a write that concurrent callers share', () => {
   });
 });
 
+describe('ids spelled in upper case', () => {
+  // PostgreSQL answers a uuid in lower case, and the answers are keyed by its spelling.
+  const pgSpelling = (id: string) => id.toLowerCase();
+  const ID = 'A1B2C3D4-0000-4000-8000-00000000000F';
+
+  it('find their row in a shared read', async () => {
+    const read = coalescedRead<string>(async (_db, ids) => new Map(ids.map((id) => [pgSpelling(id), `row ${id}`])));
+    expect(await read(db, ID)).toBe(`row ${pgSpelling(ID)}`);
+  });
+
+  it('find their answer in a shared write, and are one row with their lower-case spelling', async () => {
+    const statements: string[][] = [];
+    const write = coalescedWrite<{ id: string }, string>(async (_db, inputs) => {
+      statements.push(inputs.map((i) => i.id));
+      return new Map(inputs.map((i) => [pgSpelling(i.id), 'wrote']));
+    });
+    const answers = await Promise.all([write(db, { id: ID }), write(db, { id: pgSpelling(ID) })]);
+    expect(statements).toEqual([[pgSpelling(ID)]]);
+    expect(answers).toEqual(['wrote', undefined]);
+  });
+});
+
 describe('a shared write whose statement fails', () => {
   const refused = () => new DatabaseError('duplicate key value violates unique constraint', 0, 'error');
 

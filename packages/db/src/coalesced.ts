@@ -29,16 +29,18 @@ const DEFAULTS: CoalescedOptions = { maxInFlight: 2, maxBatch: 100, timeoutMs: 3
  * error. Nothing is cached: every call reads.
  *
  * `readMany` answers the ids it found; an id it leaves out reads as `undefined`. An id asked for
- * twice at once is read once, and both callers get its row.
+ * twice at once is read once, and both callers get its row. Ids (uuids) are lower-cased first,
+ * for both kinds: answers are keyed by the id as PostgreSQL spells it.
  */
 export function coalescedRead<V>(
   readMany: (db: Db, ids: string[]) => Promise<Map<string, V>>,
   options: CoalescedOptions = DEFAULTS,
 ): (db: Db, id: string) => Promise<V | undefined> {
-  return perDb<string, V>(async (db, ids) => {
+  const load = perDb<string, V>(async (db, ids) => {
     const found = await readMany(db, [...new Set(ids)]);
     return ids.map((id) => found.get(id));
   }, options);
+  return (db, id) => load(db, id.toLowerCase());
 }
 
 /**
@@ -61,7 +63,7 @@ export function coalescedWrite<I extends { id: string }, V>(
     ...options
   }: Partial<CoalescedOptions> & { alone?: (db: Db, input: I) => Promise<V | undefined> } = {},
 ): (db: Db, input: I) => Promise<V | undefined> {
-  return perDb<I, V>(
+  const load = perDb<I, V>(
     async (db, inputs, signal) => {
       const first = new Map<string, I>();
       for (const input of inputs) if (!first.has(input.id)) first.set(input.id, input);
@@ -85,6 +87,7 @@ export function coalescedWrite<I extends { id: string }, V>(
     },
     { ...DEFAULTS, ...options },
   );
+  return (db, input) => load(db, { ...input, id: input.id.toLowerCase() });
 }
 
 /** DataLoader rejects the load whose answer is an Error. */

@@ -93,8 +93,7 @@ const readOutboundsForSend = coalescedRead(async (db, ids): Promise<Map<string, 
  * already sent and is never sent again. Concurrent sends share the statement (`coalescedWrite`).
  */
 export async function claimForSending(db: Db, id: string, leaseMs: number): Promise<boolean> {
-  // Keyed by the id as PostgreSQL spells it, so the answer is found under it.
-  return (await claimMany(db, { id: id.toLowerCase(), leaseMs })) === true;
+  return (await claimMany(db, { id, leaseMs })) === true;
 }
 
 const claimMany = coalescedWrite(async (db, claims: { id: string; leaseMs: number }[]) => {
@@ -138,7 +137,7 @@ export async function markSent(
 ): Promise<string[]> {
   return (
     (await recordMany(db, {
-      id: id.toLowerCase(),
+      id,
       providerMessageId,
       viaChannelId: how.viaChannelId ?? null,
       asTemplate: how.asTemplate ?? false,

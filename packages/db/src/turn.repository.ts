@@ -65,9 +65,7 @@ export interface CommittedTurn {
 export async function commitTurn(db: Db, commit: TurnCommit): Promise<CommittedTurn | { rejected: TurnRejection }> {
   // A handoff or an opt-out is rare and writes more tables: it commits alone.
   if (commit.handoff || commit.optedOut !== undefined) return commitTurnAlone(db, commit);
-  // Keyed by the id as PostgreSQL spells it, so the answer is found under it.
-  const conversationId = commit.conversationId.toLowerCase();
-  const shared = await commitShared(db, { ...commit, conversationId, id: conversationId });
+  const shared = await commitShared(db, { ...commit, id: commit.conversationId });
   // Undefined: its conversation was twice in one statement; this one commits after the other.
   return shared ?? commitTurnAlone(db, commit);
 }

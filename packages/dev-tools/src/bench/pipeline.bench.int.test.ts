@@ -29,6 +29,9 @@ describe('pipeline and memory benchmarks', () => {
       /at 2\/s, measured the same way: .*\(2\/2 answered\), its first 1 s .*\(2\/2 answered\)/,
     );
     expect(result.notes).toMatch(/CPU per reply in the flood: .*worker \d+\.\d+ ms/);
+    expect(result.notes).toMatch(
+      /a Redis round trip .*: back to back p50 \d+ µs and \d+ µs of CPU, paced at 20\/s p50 \d+ µs and \d+ µs of CPU;/,
+    );
     expect(result.notes).toMatch(/warmed up on an unmeasured 1 s flood \([1-9]\d* messages\)/);
   }, 120_000);
 

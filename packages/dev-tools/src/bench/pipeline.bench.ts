@@ -5,6 +5,7 @@ import { signBody, webhookFixtures as fx } from '@zapflow/whatsapp';
 import { cpuSnapshot, cpuSpent } from './cpu-by-process';
 import { quantile, type BenchResult } from './result';
 import { ReplyClock } from './reply-clock';
+import { describeRoundTripCost, roundTripCost } from './round-trip-cost';
 import { describeStoreCalls, readStoreCalls } from './store-calls';
 import { BenchStack, freePort, waitForPort } from './stack';
 
@@ -76,6 +77,9 @@ export async function pipelineBench({
    */
   workers?: number;
 }): Promise<BenchResult> {
+  // The day's machine, measured before anything else runs: what a round trip costs back to back
+  // and at the paced load's rate (2 s of it).
+  const roundTrip = await roundTripCost(redisUrl, { perSecond: rate, pacedCount: rate * 2 });
   const stack = await new BenchStack(databaseUrl, redisUrl).prepare();
   const clock = await new ReplyClock().start();
   try {
@@ -206,6 +210,7 @@ export async function pipelineBench({
         `flood: ${accepted} webhooks accepted, ${floodReplies.length} replies; ` +
         `CPU per reply in the flood: ${cpuPerReply}; ` +
         `round trips per reply in the flood: ${callsPerReply}; ` +
+        `a Redis round trip from the bench before the stack started: ${describeRoundTripCost(roundTrip, rate)}; ` +
         `targets: >= 1000 messages/s, ratio >= 0.25, p50 <= 50 ms at 200 messages/s`,
     };
   } finally {

@@ -27,8 +27,8 @@ afterAll(async () => {
   await database.drop();
 });
 
-/** The nodes of `sql`'s plan (`EXPLAIN (FORMAT JSON)`) that read the table aliased `alias`. */
-async function readsOf(sql: string, alias: string): Promise<Record<string, unknown>[]> {
+/** Every node of `sql`'s plan (`EXPLAIN (FORMAT JSON)`), depth first. */
+async function planOf(sql: string): Promise<Record<string, unknown>[]> {
   const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(
     `EXPLAIN (FORMAT JSON) ${sql}`,
   );
@@ -36,23 +36,16 @@ async function readsOf(sql: string, alias: string): Promise<Record<string, unkno
     plan,
     ...((plan['Plans'] as Record<string, unknown>[] | undefined) ?? []).flatMap(nodes),
   ];
-  return nodes(rows[0]!['QUERY PLAN'][0].Plan).filter((n) => n['Alias'] === alias);
+  return nodes(rows[0]!['QUERY PLAN'][0].Plan);
+}
+
+/** The nodes of `sql`'s plan that read the table aliased `alias`. */
+async function readsOf(sql: string, alias: string): Promise<Record<string, unknown>[]> {
+  return (await planOf(sql)).filter((n) => n['Alias'] === alias);
 }
 
 describe('messages', () => {
-  it('has no index that leads with the status', async () => {
-    const { rows } = await client.query<{ name: string; first: string }>(`
-      SELECT i.relname AS name, a.attname AS first
-      FROM pg_index x
-      JOIN pg_class i ON i.oid = x.indexrelid
-      JOIN pg_class t ON t.oid = x.indrelid
-      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
-      WHERE t.relname = 'messages'`);
-    expect(rows.length).toBeGreaterThan(3);
-    expect(rows.filter((r) => r.first === 'status')).toEqual([]);
-  });
-
-  it("finds a conversation's queued replies through the conversation while the statistics have not seen the backlog", async () => {
+  beforeAll(async () => {
     // 3,000 conversations with a message each way, analysed; then a queued reply in each.
     await client.query(`
       INSERT INTO channels (provider, external_id) VALUES ('cloud', 'stale-stats');
@@ -67,6 +60,22 @@ describe('messages', () => {
       ANALYZE conversations;
       INSERT INTO messages (conversation_id, channel_id, direction, type, body, status, reply_index)
         SELECT c.id, c.channel_id, 'outbound', 'text', 'y', 'queued', 0 FROM conversations c;`);
+  });
+
+  it('has no index that leads with the status', async () => {
+    const { rows } = await client.query<{ name: string; first: string }>(`
+      SELECT i.relname AS name, a.attname AS first
+      FROM pg_index x
+      JOIN pg_class i ON i.oid = x.indexrelid
+      JOIN pg_class t ON t.oid = x.indrelid
+      JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = x.indkey[0]
+      WHERE t.relname = 'messages'`);
+    expect(rows.length).toBeGreaterThan(3);
+    expect(rows.filter((r) => r.first === 'status')).toEqual([]);
+  });
+
+  it("finds a conversation's queued replies through the conversation while the statistics have not seen the backlog", async () => {
+    // The statistics planted above: taken before the backlog of queued replies.
 
     // The shape of the record's look for what to wake next (outbound.repository.ts, recordMany).
     const lookups = await readsOf(
@@ -84,6 +93,20 @@ describe('messages', () => {
     expect(lookups.length).toBe(1);
     // Through an index on the conversation, never by status alone or the whole table.
     expect(String(lookups[0]!['Index Cond'])).toContain('conversation_id');
+  });
+
+  it('finds stale unsent replies across conversations by reading only the unsent ones', async () => {
+    // The sweep that re-queues stale sends (outbound.repository.ts, findStaleOutbound): 3,000
+    // queued replies among 9,000 messages, the statistics up to date this time.
+    await client.query('VACUUM ANALYZE messages');
+    const plan = await planOf(
+      `SELECT id, status FROM messages
+       WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND updated_at < now() + interval '1 minute'
+         AND (send_after IS NULL OR send_after < now())
+       ORDER BY created_at LIMIT 100`,
+    );
+    expect(plan.filter((n) => n['Relation Name'] === 'messages' && n['Node Type'] === 'Seq Scan')).toEqual([]);
+    expect(plan.map((n) => n['Index Name']).filter(Boolean)).toEqual(['messages_unsent_idx']);
   });
 });
 

@@ -77,8 +77,8 @@ export async function pipelineBench({
    */
   workers?: number;
 }): Promise<BenchResult> {
-  // The day's machine, measured before anything else runs: what a round trip costs back to back
-  // and at the paced load's rate (2 s of it).
+  // The day's machine, measured before this benchmark starts anything: what a round trip costs
+  // back to back and at the paced load's rate (2 s of it).
   const roundTrip = await roundTripCost(redisUrl, { perSecond: rate, pacedCount: rate * 2 });
   const stack = await new BenchStack(databaseUrl, redisUrl).prepare();
   const clock = await new ReplyClock().start();

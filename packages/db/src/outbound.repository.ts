@@ -391,17 +391,22 @@ export function unsentOutbound(db: Db, conversationId: string) {
  * Outbound messages left `queued` (or `sending`) for longer than `olderThanMs`, counting a delayed
  * send from when it was due: the outbox backstop.
  */
-export function findStaleOutbound(db: Db, { olderThanMs, limit }: { olderThanMs: number; limit: number }) {
+export async function findStaleOutbound(
+  db: Db,
+  { olderThanMs, limit }: { olderThanMs: number; limit: number },
+): Promise<{ id: string; status: string }[]> {
   const before = new Date(Date.now() - olderThanMs);
-  return db.message.findMany({
-    where: {
-      direction: 'outbound',
-      status: { in: ['queued', 'sending'] },
-      updatedAt: { lt: before },
-      OR: [{ sendAfter: null }, { sendAfter: { lt: before } }],
-    },
-    select: { id: true, status: true },
-    orderBy: { createdAt: 'asc' },
-    take: limit,
-  });
+  // The direction and states are written into the SQL, not passed as parameters: only a plan
+  // that sees them can read the partial index of unsent replies (messages_unsent_idx), and a
+  // prepared statement's generic plan sees parameters as unknowns.
+  const { rows } = await query<{ id: string; status: string }>(
+    db,
+    sql`
+    SELECT id, status FROM messages
+    WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND updated_at < ${before}
+      AND (send_after IS NULL OR send_after < ${before})
+    ORDER BY created_at
+    LIMIT ${limit}`,
+  );
+  return rows;
 }

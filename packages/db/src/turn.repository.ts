@@ -1,6 +1,6 @@
 import { DatabaseError } from 'pg';
 import { coalescedRead, coalescedWrite } from './coalesced';
-import { query, sql, type Db } from './client';
+import { query, sql, type Db, type Statement } from './client';
 import type { Prisma } from './generated/prisma/client';
 
 export interface TurnResult {
@@ -334,6 +334,53 @@ export async function readTurnInputs(
 
 const turnInputReaders = new Map<string, (db: Db, id: string) => Promise<TurnInputs | undefined>>();
 
+/**
+ * The turns' inputs read (`readManyTurnInputs`) for `conversationIds`, one statement: exported so
+ * a test can ask PostgreSQL how it plans it.
+ */
+export function turnInputsStatement(
+  conversationIds: string[],
+  historyLimit: number,
+  unstoredWithinMs: number,
+): Statement {
+  // The inbox records the sender as the webhook saw it: the channel's provider and external id
+  // and the contact's wa_id.
+  return sql`
+  SELECT c.id AS "conversationId", r.part, r.id, r.direction, r.type, r.body, r.status,
+         r.provider_message_id AS "providerMessageId", r.wa_timestamp AS "waTimestamp",
+         r.arrived_at AS "arrivedAt", r.created_at AS "createdAt", r.earlier_unstored AS "earlierUnstored", r.state
+  FROM unnest(${conversationIds}::uuid[]) AS c(id)
+  CROSS JOIN LATERAL (
+    WITH pending AS (
+      SELECT * FROM messages
+      WHERE conversation_id = c.id AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
+    history AS (
+      SELECT * FROM messages WHERE conversation_id = c.id ORDER BY created_at DESC LIMIT ${historyLimit}),
+    who AS (
+      SELECT ch.provider, ch.external_id, ct.wa_id, cv.state
+      FROM conversations cv JOIN channels ch ON ch.id = cv.channel_id JOIN contacts ct ON ct.id = cv.contact_id
+      WHERE cv.id = c.id),
+    flag AS (
+      -- LATERAL, so the contact's values are known when the inbox is read: as a plain join
+      -- the planner could scan every unprocessed event and filter them by sender, which with
+      -- statistics that have not seen a backlog is the whole backlog for every turn.
+      SELECT EXISTS (
+        SELECT 1 FROM who CROSS JOIN LATERAL (
+          SELECT 1 FROM inbox_events e
+          WHERE e.processed_at IS NULL AND e.kind = 'message' AND e.provider = who.provider
+            AND e.channel_key = who.external_id AND e.sender = who.wa_id
+            AND e.received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
+            AND e.received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
+          LIMIT 1) earlier
+      ) AS earlier_unstored,
+      (SELECT state FROM who) AS state),
+    parts AS (
+      SELECT 'pending' AS part, 0 AS part_order, p.* FROM pending p
+      UNION ALL SELECT 'history', 1, h.* FROM history h)
+    SELECT parts.*, flag.earlier_unstored, flag.state FROM parts, flag) r
+  ORDER BY c.id, r.part_order, r.wa_timestamp, r.arrived_at, r.arrival_seq, r.created_at`;
+}
+
 async function readManyTurnInputs(
   db: Db,
   conversationIds: string[],
@@ -346,40 +393,7 @@ async function readManyTurnInputs(
     earlierUnstored: boolean;
     state: string;
   };
-  // The inbox records the sender as the webhook saw it: the channel's provider and external id
-  // and the contact's wa_id.
-  const { rows } = await query<Row>(
-    db,
-    sql`
-    SELECT c.id AS "conversationId", r.part, r.id, r.direction, r.type, r.body, r.status,
-           r.provider_message_id AS "providerMessageId", r.wa_timestamp AS "waTimestamp",
-           r.arrived_at AS "arrivedAt", r.created_at AS "createdAt", r.earlier_unstored AS "earlierUnstored", r.state
-    FROM unnest(${conversationIds}::uuid[]) AS c(id)
-    CROSS JOIN LATERAL (
-      WITH pending AS (
-        SELECT * FROM messages
-        WHERE conversation_id = c.id AND direction = 'inbound' AND turn_id IS NULL AND status = 'received'),
-      history AS (
-        SELECT * FROM messages WHERE conversation_id = c.id ORDER BY created_at DESC LIMIT ${historyLimit}),
-      who AS (
-        SELECT ch.provider, ch.external_id, ct.wa_id, cv.state
-        FROM conversations cv JOIN channels ch ON ch.id = cv.channel_id JOIN contacts ct ON ct.id = cv.contact_id
-        WHERE cv.id = c.id),
-      flag AS (
-        SELECT EXISTS (
-          SELECT 1 FROM inbox_events e, who
-          WHERE e.processed_at IS NULL AND e.kind = 'message' AND e.provider = who.provider
-            AND e.channel_key = who.external_id AND e.sender = who.wa_id
-            AND e.received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
-            AND e.received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
-        ) AS earlier_unstored,
-        (SELECT state FROM who) AS state),
-      parts AS (
-        SELECT 'pending' AS part, 0 AS part_order, p.* FROM pending p
-        UNION ALL SELECT 'history', 1, h.* FROM history h)
-      SELECT parts.*, flag.earlier_unstored, flag.state FROM parts, flag) r
-    ORDER BY c.id, r.part_order, r.wa_timestamp, r.arrived_at, r.arrival_seq, r.created_at`,
-  );
+  const { rows } = await query<Row>(db, turnInputsStatement(conversationIds, historyLimit, unstoredWithinMs));
   const byConversation = new Map<string, Row[]>();
   for (const row of rows) {
     const list = byConversation.get(row.conversationId);

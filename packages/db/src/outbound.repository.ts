@@ -1,5 +1,5 @@
 import { coalescedRead, coalescedWrite } from './coalesced';
-import { query, sql, type Db } from './client';
+import { query, sql, type Db, type Statement } from './client';
 
 /** What a sender needs to deliver one outbound message. */
 export interface OutboundForSend {
@@ -145,63 +145,68 @@ export async function markSent(
   );
 }
 
-interface SentRecord {
+export interface SentRecord {
   id: string;
   providerMessageId: string;
   viaChannelId: string | null;
   asTemplate: boolean;
 }
 
-const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
+/**
+ * The record of `records` (`markSent`), one statement: exported so a test can ask PostgreSQL how
+ * it plans it.
+ */
+export function recordSentStatement(records: SentRecord[]): Statement {
   // Every lookup by id says "= ANY(ids)": the planner's guess of a hundred rows from
   // jsonb_to_recordset would otherwise let it scan the table for a handful.
   const ids = records.map((r) => r.id);
-  const { rows } = await query<{ id: string; next: string[] }>(
-    db,
-    sql`
-    WITH sent_as AS (
-      SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
-        AS r(id uuid, "providerMessageId" text, "viaChannelId" uuid, "asTemplate" boolean)),
-    -- Rows are locked in id order (two statements sharing rows cannot deadlock), and whether each
-    -- is being sent is read from the locked row, its newest version: the update below finds its
-    -- rows by id alone, never through the status index (see claimForSending).
-    locked AS (
-      SELECT m.id, m.status = 'sending' AS sending FROM messages m
-      WHERE m.id = ANY(${ids}::uuid[]) ORDER BY m.id FOR NO KEY UPDATE),
-    -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
-    -- before we got here, it is that same message: drop the copy, keep ours.
-    echo AS (
-      DELETE FROM messages echo USING sent_as, messages ours
-      WHERE ours.id = ANY(${ids}::uuid[]) AND ours.id = sent_as.id AND echo.channel_id = ours.channel_id
-        AND echo.provider_message_id = sent_as."providerMessageId" AND echo.id <> ours.id
-        AND echo.direction = 'outbound' AND echo.turn_id IS NULL
-      RETURNING echo.id),
-    sent AS (
-      UPDATE messages SET status = 'sent', provider_message_id = sent_as."providerMessageId", sent_at = now(),
-        error_code = NULL, error_message = NULL, updated_at = now(),
-        via_channel_id = coalesce(sent_as."viaChannelId", messages.via_channel_id),
-        -- What went out: the template equivalent, not the free-form text kept in body.
-        type = CASE WHEN sent_as."asTemplate" THEN 'template' ELSE messages.type END
-      FROM sent_as, locked
-      WHERE messages.id = ANY(${ids}::uuid[]) AND messages.id = sent_as.id AND messages.id = locked.id
-        AND locked.sending
-        -- Reading echo first makes the delete happen before this update takes the wamid.
-        AND (SELECT count(*) FROM echo) >= 0
-      RETURNING messages.id)
-    -- Through the row itself, not sent: a retried record whose first try committed still wakes.
-    SELECT me.id, coalesce(array_agg(other.id ORDER BY other.created_at, other.reply_index)
-                           FILTER (WHERE other.id IS NOT NULL), '{}') AS next
-    FROM messages me
-    LEFT JOIN LATERAL (
-      SELECT other.id, other.created_at, other.reply_index FROM messages other
-      WHERE other.conversation_id = me.conversation_id AND me.broadcast_id IS NULL
-        AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
-        AND other.id <> me.id
-      ORDER BY other.created_at, other.reply_index
-      LIMIT 2) other ON true
-    WHERE me.id = ANY(${ids}::uuid[])
-    GROUP BY me.id`,
-  );
+  return sql`
+  WITH sent_as AS (
+    SELECT * FROM jsonb_to_recordset(${JSON.stringify(records)}::jsonb)
+      AS r(id uuid, "providerMessageId" text, "viaChannelId" uuid, "asTemplate" boolean)),
+  -- Rows are locked in id order (two statements sharing rows cannot deadlock), and whether each
+  -- is being sent is read from the locked row, its newest version: the update below finds its
+  -- rows by id alone, never through the status index (see claimForSending).
+  locked AS (
+    SELECT m.id, m.status = 'sending' AS sending FROM messages m
+    WHERE m.id = ANY(${ids}::uuid[]) ORDER BY m.id FOR NO KEY UPDATE),
+  -- Evolution echoes what we send as a fromMe message with the same id; if the echo was stored
+  -- before we got here, it is that same message: drop the copy, keep ours.
+  echo AS (
+    DELETE FROM messages echo USING sent_as, messages ours
+    WHERE ours.id = ANY(${ids}::uuid[]) AND ours.id = sent_as.id AND echo.channel_id = ours.channel_id
+      AND echo.provider_message_id = sent_as."providerMessageId" AND echo.id <> ours.id
+      AND echo.direction = 'outbound' AND echo.turn_id IS NULL
+    RETURNING echo.id),
+  sent AS (
+    UPDATE messages SET status = 'sent', provider_message_id = sent_as."providerMessageId", sent_at = now(),
+      error_code = NULL, error_message = NULL, updated_at = now(),
+      via_channel_id = coalesce(sent_as."viaChannelId", messages.via_channel_id),
+      -- What went out: the template equivalent, not the free-form text kept in body.
+      type = CASE WHEN sent_as."asTemplate" THEN 'template' ELSE messages.type END
+    FROM sent_as, locked
+    WHERE messages.id = ANY(${ids}::uuid[]) AND messages.id = sent_as.id AND messages.id = locked.id
+      AND locked.sending
+      -- Reading echo first makes the delete happen before this update takes the wamid.
+      AND (SELECT count(*) FROM echo) >= 0
+    RETURNING messages.id)
+  -- Through the row itself, not sent: a retried record whose first try committed still wakes.
+  SELECT me.id, coalesce(array_agg(other.id ORDER BY other.created_at, other.reply_index)
+                         FILTER (WHERE other.id IS NOT NULL), '{}') AS next
+  FROM messages me
+  LEFT JOIN LATERAL (
+    SELECT other.id, other.created_at, other.reply_index FROM messages other
+    WHERE other.conversation_id = me.conversation_id AND me.broadcast_id IS NULL
+      AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
+      AND other.id <> me.id
+    ORDER BY other.created_at, other.reply_index
+    LIMIT 2) other ON true
+  WHERE me.id = ANY(${ids}::uuid[])
+  GROUP BY me.id`;
+}
+
+const recordMany = coalescedWrite(async (db, records: SentRecord[]) => {
+  const { rows } = await query<{ id: string; next: string[] }>(db, recordSentStatement(records));
   return new Map(rows.map((r) => [r.id, r.next]));
 });
 
@@ -396,17 +401,18 @@ export async function findStaleOutbound(
   { olderThanMs, limit }: { olderThanMs: number; limit: number },
 ): Promise<{ id: string; status: string }[]> {
   const before = new Date(Date.now() - olderThanMs);
+  return (await query<{ id: string; status: string }>(db, staleOutboundStatement(before, limit))).rows;
+}
+
+/** `findStaleOutbound`'s statement: exported so a test can ask PostgreSQL how it plans it. */
+export function staleOutboundStatement(before: Date, limit: number): Statement {
   // The direction and states are written into the SQL, not passed as parameters: only a plan
   // that sees them can read the partial index of unsent replies (messages_unsent_idx), and a
   // prepared statement's generic plan sees parameters as unknowns.
-  const { rows } = await query<{ id: string; status: string }>(
-    db,
-    sql`
+  return sql`
     SELECT id, status FROM messages
     WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND updated_at < ${before}
       AND (send_after IS NULL OR send_after < ${before})
     ORDER BY created_at
-    LIMIT ${limit}`,
-  );
-  return rows;
+    LIMIT ${limit}`;
 }

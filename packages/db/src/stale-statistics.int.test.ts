@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { Client } from 'pg';
 import { createTestDatabase, type TestDatabase } from '@zapflow/testkit';
+import type { Statement } from './client';
+import { recordSentStatement, staleOutboundStatement } from './outbound.repository';
 import { turnInputsStatement } from './turn.repository';
 
 // The message path looks up one conversation's or one contact's rows in a passing state (a
@@ -37,12 +39,20 @@ afterAll(async () => {
 
 let statementSeq = 0;
 
+/** A statement's value written as an SQL literal, for `EXECUTE`. */
+function literal(value: unknown): string {
+  if (typeof value === 'number') return String(value);
+  if (value instanceof Date) return literal(value.toISOString());
+  if (Array.isArray(value)) return literal(`{${value.join(',')}}`);
+  return `'${String(value).replaceAll("'", "''")}'`;
+}
+
 /**
- * Every node, depth first, of the two plans PostgreSQL can keep for `text` prepared and run with
- * `args` (SQL literals): one made for those values (custom) and one made for any (generic). The
- * message path's statements are prepared, and PostgreSQL may keep either.
+ * Every node, depth first, of the two plans PostgreSQL can keep for `statement` prepared and run
+ * with its values: one made for those values (custom) and one made for any (generic). The message
+ * path's statements are prepared, and PostgreSQL may keep either.
  */
-async function plansOf(text: string, args: string[]): Promise<Record<string, unknown>[][]> {
+async function plansOf({ text, values }: Statement): Promise<Record<string, unknown>[][]> {
   const name = `stale_stats_${++statementSeq}`;
   await client.query(`PREPARE ${name} AS ${text}`);
   const nodes = (plan: Record<string, unknown>): Record<string, unknown>[] => [
@@ -54,7 +64,7 @@ async function plansOf(text: string, args: string[]): Promise<Record<string, unk
     for (const mode of ['force_custom_plan', 'force_generic_plan']) {
       await client.query(`SET plan_cache_mode = ${mode}`);
       const { rows } = await client.query<{ 'QUERY PLAN': [{ Plan: Record<string, unknown> }] }>(
-        `EXPLAIN (FORMAT JSON) EXECUTE ${name}(${args.join(', ')})`,
+        `EXPLAIN (FORMAT JSON) EXECUTE ${name}(${values.map(literal).join(', ')})`,
       );
       plans.push(nodes(rows[0]!['QUERY PLAN'][0].Plan));
     }
@@ -63,8 +73,6 @@ async function plansOf(text: string, args: string[]): Promise<Record<string, unk
     await client.query(`RESET plan_cache_mode; DEALLOCATE ${name}`);
   }
 }
-
-const uuidArray = (ids: string[]) => `'{${ids.join(',')}}'::uuid[]`;
 
 describe('messages', () => {
   beforeAll(async () => {
@@ -93,23 +101,13 @@ describe('messages', () => {
   });
 
   it("finds a conversation's queued replies through the conversation while the statistics have not seen the backlog", async () => {
-    // The record's look for what to wake next, as outbound.repository.ts (recordMany) writes it,
-    // for six sent replies.
+    // The record (outbound.repository.ts, recordSentStatement) of six sent replies, whose look
+    // for what to wake next reads the queued ones. Planned, never run.
     const { rows } = await client.query<{ id: string }>(`SELECT id FROM messages WHERE status = 'sent' LIMIT 6`);
     const plans = await plansOf(
-      `SELECT me.id, coalesce(array_agg(other.id ORDER BY other.created_at, other.reply_index)
-                              FILTER (WHERE other.id IS NOT NULL), '{}') AS next
-       FROM messages me
-       LEFT JOIN LATERAL (
-         SELECT other.id, other.created_at, other.reply_index FROM messages other
-         WHERE other.conversation_id = me.conversation_id AND me.broadcast_id IS NULL
-           AND other.direction = 'outbound' AND other.status = 'queued' AND other.broadcast_id IS NULL
-           AND other.id <> me.id
-         ORDER BY other.created_at, other.reply_index
-         LIMIT 2) other ON true
-       WHERE me.id = ANY($1::uuid[])
-       GROUP BY me.id`,
-      [uuidArray(rows.map((r) => r.id))],
+      recordSentStatement(
+        rows.map((r, i) => ({ id: r.id, providerMessageId: `wamid.${i}`, viaChannelId: null, asTemplate: false })),
+      ),
     );
     for (const plan of plans) {
       const lookups = plan.filter((n) => n['Alias'] === 'other');
@@ -120,15 +118,8 @@ describe('messages', () => {
   });
 
   it('finds stale unsent replies across conversations by reading only the unsent ones', async () => {
-    // The sweep that re-queues stale sends, as outbound.repository.ts (findStaleOutbound) writes it.
-    const plans = await plansOf(
-      `SELECT id, status FROM messages
-       WHERE direction = 'outbound' AND status IN ('queued', 'sending') AND updated_at < $1::timestamptz
-         AND (send_after IS NULL OR send_after < $1::timestamptz)
-       ORDER BY created_at
-       LIMIT $2`,
-      [`now() + interval '1 minute'`, '100'],
-    );
+    // The sweep that re-queues stale sends (outbound.repository.ts, staleOutboundStatement).
+    const plans = await plansOf(staleOutboundStatement(new Date(Date.now() + 60_000), 100));
     for (const plan of plans) {
       expect(plan.filter((n) => n['Relation Name'] === 'messages' && n['Node Type'] === 'Seq Scan')).toEqual([]);
       expect(plan.map((n) => n['Index Name']).filter(Boolean)).toEqual(['messages_unsent_idx']);
@@ -156,8 +147,7 @@ describe('inbox events', () => {
 
   it("finds a contact's earlier unstored messages by sender while the statistics have not seen the backlog", async () => {
     // The turns' inputs read itself (turn.repository.ts), for six conversations.
-    const statement = turnInputsStatement(conversationIds, 20, 60_000);
-    const plans = await plansOf(statement.text, [uuidArray(conversationIds), '20', '60000']);
+    const plans = await plansOf(turnInputsStatement(conversationIds, 20, 60_000));
     for (const plan of plans) {
       const lookups = plan.filter((n) => n['Alias'] === 'e');
       expect(lookups.length).toBe(1);

@@ -24,8 +24,9 @@ export const baseEnv = {
   REDIS_URL: z.string().url().default('redis://127.0.0.1:6379'),
   DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:5432/zapflow'),
   /**
-   * PostgreSQL connections per process. Mind the server's max_connections (100 by default)
-   * across every replica: 10 workers x 10 is already all of it.
+   * PostgreSQL connections per process, in all: three in ten for Prisma, the rest for the
+   * message path's statements (packages/db/src/client.ts). Mind the server's max_connections
+   * (100 by default) across every replica: 10 workers x 10 is already all of it.
    */
   DATABASE_POOL_SIZE: positiveInt(10),
   QUEUE_PREFIX: z

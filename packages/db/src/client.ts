@@ -6,7 +6,7 @@ export type Db = PrismaClient;
 
 export interface DbOptions {
   url: string;
-  /** Connections in this process's pool. */
+  /** Connections in this process, both pools together (at least one each). */
   poolSize?: number;
 }
 
@@ -16,25 +16,55 @@ type StatementNames = (query: { sql: string }) => string | undefined;
 const pools = new WeakMap<Db, { pool: Pool; names: StatementNames }>();
 
 /**
- * A Prisma client over node-postgres (the Rust-free client needs a driver adapter). Prisma and
- * `query` share one pool, so the process holds `poolSize` connections in all.
+ * How the message path's connections plan (`query`'s pool; see `createDb`). PostgreSQL keeps a
+ * custom plan for a prepared statement when it guesses a generic one dearer, and the hot
+ * statements' `= ANY($1)` arrays and JSON sets make it guess so: at 100 messages/s planning was
+ * 46 % of their time. Forced generic plans are made once per connection, so one made while a
+ * table was nearly empty (a fresh deployment, a test) would scan that table in full for as long
+ * as the connection lives; without sequential scans the planner takes the index each lookup is
+ * written for. No JIT: a point lookup never pays back its compile time. Every statement on this
+ * pool is a lookup by key; anything that reads a table whole belongs on Prisma's pool.
+ */
+export const MESSAGE_PATH_SETTINGS = '-c plan_cache_mode=force_generic_plan -c enable_seqscan=off -c jit=off';
+
+/**
+ * `url` with the message path's settings added to its startup `options` (after any it names), so
+ * a connection has them from its first statement. node-postgres lets a URL's `options` override
+ * the pool's, hence the URL. (A PgBouncer in front must allow `options`: `ignore_startup_parameters`.)
+ */
+export function messagePathUrl(url: string): string {
+  const withSettings = new URL(url);
+  const own = withSettings.searchParams.get('options');
+  withSettings.searchParams.set('options', own ? `${own} ${MESSAGE_PATH_SETTINGS}` : MESSAGE_PATH_SETTINGS);
+  return withSettings.toString();
+}
+
+/**
+ * A Prisma client over node-postgres (the Rust-free client needs a driver adapter), and beside
+ * it the pool `query` runs the message path on, with that path's planner settings
+ * (`MESSAGE_PATH_SETTINGS`). Of `poolSize` connections, three in ten go to Prisma (the admin
+ * API, sweepers, statuses), the rest to the message path.
  */
 export function createDb({ url, poolSize = 10 }: DbOptions): Db {
-  const pool = new Pool({ connectionString: url, max: poolSize });
+  const prismaShare = Math.max(1, Math.floor(poolSize * 0.3));
+  const pool = new Pool({ connectionString: messagePathUrl(url), max: Math.max(1, poolSize - prismaShare) });
+  const prismaPool = new Pool({ connectionString: url, max: prismaShare });
   // An idle connection that breaks (PostgreSQL restarted) is dropped by the pool; without a
   // listener its error would end the process. Prisma's adapter adds its own once it connects.
   pool.on('error', () => undefined);
+  prismaPool.on('error', () => undefined);
   const names = preparedStatementNames();
-  const adapter = new PrismaPg(pool, {
+  const adapter = new PrismaPg(prismaPool, {
     // The generator may answer "no name" (an unprepared statement); Prisma's type says string.
-    statementNameGenerator: names as (query: { sql: string }) => string,
+    statementNameGenerator: preparedStatementNames() as (query: { sql: string }) => string,
     disposeExternalPool: true,
   });
   const db = new PrismaClient({ adapter });
-  // Prisma ends the pool on $disconnect only if it ever connected; `query` may have used it alone.
+  // Prisma ends its pool on $disconnect only if it ever connected; `query` has a pool of its own.
   const disconnect = db.$disconnect.bind(db);
   db.$disconnect = async () => {
     await disconnect();
+    if (!prismaPool.ended) await prismaPool.end();
     if (!pool.ended) await pool.end();
   };
   pools.set(db, { pool, names });
@@ -80,8 +110,9 @@ export function sql(strings: TemplateStringsArray, ...values: unknown[]): Statem
 }
 
 /**
- * Runs a statement of the message path on the client's pool, prepared like every other, without
- * Prisma's query engine: a raw query cost about 200 µs of CPU through Prisma against 75 µs
+ * Runs a statement of the message path, prepared, on the pool kept for it (planned generically and
+ * without sequential scans: `MESSAGE_PATH_SETTINGS`; a statement that reads a table whole belongs
+ * on Prisma), without Prisma's query engine: a raw query cost about 200 µs of CPU through Prisma against 75 µs
  * through node-postgres (3,000 of each, `process.cpuUsage`, this machine), and a message runs
  * seven of them. Rows are as node-postgres parses them: uuid and text as strings, timestamptz
  * as Date, json as objects, int4 as numbers, but int8 as strings (select none without a cast).

@@ -60,10 +60,23 @@ const evolutionPayloads = () => [
   evo.connectionUpdate('open'),
 ];
 
+/**
+ * Strings with what JSON allows and PostgreSQL's jsonb refuses mixed in: NUL and lone surrogates
+ * (`fc.jsonValue`'s strings never hold them).
+ */
+const unstorableUnit = fc.oneof(
+  fc.constantFrom('\u0000', '\ud83d', '\ude00'),
+  fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+);
+
 /** A real payload with a few random nodes replaced by random JSON. */
-const mutated = (payloads: () => unknown[]) =>
+const mutated = (payloads: () => unknown[], stringUnit?: typeof unstorableUnit) =>
   fc
-    .tuple(fc.nat({ max: 100 }), fc.integer(), fc.array(fc.jsonValue({ maxDepth: 3 }), { minLength: 1, maxLength: 4 }))
+    .tuple(
+      fc.nat({ max: 100 }),
+      fc.integer(),
+      fc.array(fc.jsonValue({ maxDepth: 3, ...(stringUnit && { stringUnit }) }), { minLength: 1, maxLength: 4 }),
+    )
     .map(([pick, seed, replacements]) => {
       const all = payloads();
       const payload = structuredClone(all[pick % all.length]) as Record<string, unknown>;
@@ -79,6 +92,7 @@ describe('POST /webhook/whatsapp under generated input', () => {
         fc.oneof(
           fc.jsonValue().map((v) => JSON.stringify(v)),
           mutated(metaPayloads),
+          mutated(metaPayloads, unstorableUnit),
         ),
         async (body) => {
           expect(await postMeta(body)).toBe(200);
@@ -139,6 +153,7 @@ describe('POST /webhook/evolution under generated input', () => {
         fc.oneof(
           fc.jsonValue().map((v) => JSON.stringify(v)),
           mutated(evolutionPayloads),
+          mutated(evolutionPayloads, unstorableUnit),
         ),
         async (body) => {
           expect(await postEvolution(body)).toBe(200);

@@ -156,6 +156,19 @@ describe('POST /webhook/whatsapp', () => {
     expect(await queuedInboxEvents(inbox)).toHaveLength(2);
   });
 
+  it('records a message with a NUL or a lone surrogate beside the others of its delivery, not a 500', async () => {
+    // JSON allows both; PostgreSQL's jsonb refuses them, and a refused batch would be a 500 that
+    // Meta retries for days, holding the delivery's other messages with it.
+    const from = '5511977775555';
+    const payload = fx.messagesNotification({
+      messages: [fx.textMessage({ from, body: 'a\u0000b' }), fx.textMessage({ from, body: 'oi \ud83d' })],
+    });
+    const res = await signed(payload);
+    expect(res.status).toBe(200);
+    expect(await res.json()).toMatchObject({ new: 2 });
+    expect(await queuedInboxEvents(inbox)).toHaveLength(2);
+  });
+
   it('records statuses too, once per message and status', async () => {
     const status = fx.statusNotification({ wamid: 'wamid.sent.1', status: 'delivered', recipientId: '5511900000000' });
     expect(await (await signed(status)).json()).toMatchObject({ new: 1 });

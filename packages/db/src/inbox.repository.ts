@@ -45,9 +45,36 @@ export async function recordInboxEvents(db: Db, events: NewInboxEvent[]): Promis
        AS e(provider text, kind text, channel_key text, dedupe_key text, payload jsonb, sender text)
      ON CONFLICT (provider, channel_key, dedupe_key) DO NOTHING
      RETURNING id, kind, provider, channel_key AS "channelKey", dedupe_key AS "dedupeKey"`,
-    values: [JSON.stringify(rows)],
+    values: [jsonbText(rows)],
   });
   return recorded;
+}
+
+// What JSON.stringify writes for the characters a jsonb value cannot hold: U+0000, and a
+// surrogate without its pair (JSON allows both; PostgreSQL refuses the whole document). Matches
+// an escaped backslash followed by such text too, which only costs the careful path below.
+const UNSTORABLE_ESCAPE = /\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/**
+ * `value` as JSON text PostgreSQL's jsonb accepts. A delivery with a NUL or a broken surrogate
+ * in one string (a client's bug, or a fuzzer) would otherwise fail its whole batch, and Meta
+ * would retry it for days while its other messages waited: each such character becomes U+FFFD,
+ * the replacement character, in keys and values alike. The usual text is checked, not rebuilt.
+ */
+function jsonbText(value: unknown): string {
+  const text = JSON.stringify(value);
+  return UNSTORABLE_ESCAPE.test(text) ? JSON.stringify(storable(value)) : text;
+}
+
+const UNSTORABLE_CHARACTER = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+
+function storable(value: unknown): unknown {
+  if (typeof value === 'string') return value.replace(UNSTORABLE_CHARACTER, '\uFFFD');
+  if (Array.isArray(value)) return value.map(storable);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [storable(k) as string, storable(v)]));
+  }
+  return value;
 }
 
 /** A recorded inbox event as the worker reads it. */

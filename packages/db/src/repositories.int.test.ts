@@ -94,6 +94,28 @@ describe('the client', () => {
 });
 
 describe('inbox', () => {
+  it('stores characters jsonb refuses (NUL, a lone surrogate) as U+FFFD, without failing the rest of its batch', async () => {
+    const event = (payload: unknown) => ({
+      provider: 'cloud',
+      kind: 'message' as const,
+      channelKey: 'pn-1',
+      dedupeKey: `wamid.${randomUUID()}`,
+      payload,
+    });
+    const odd = { text: { body: 'a\u0000b \ud83d c \ude00 😀' }, ['k\u0000']: ['\udfff'] };
+    // A literal backslash and "u0000" is text, not a NUL: kept as it is.
+    const plain = { text: { body: 'C:\\u0000\\ud83d' } };
+    const recorded = await recordInboxEvents(db, [event(odd), event(plain)]);
+    expect(recorded).toHaveLength(2);
+    const rows = await db.inboxEvent.findMany({ where: { id: { in: recorded.map((r) => r.id) } } });
+    expect(rows.map((r) => r.payload)).toEqual(
+      expect.arrayContaining([
+        { text: { body: 'a\uFFFDb \uFFFD c \uFFFD 😀' }, ['k\uFFFD']: ['\uFFFD'] },
+        { text: { body: 'C:\\u0000\\ud83d' } },
+      ]),
+    );
+  });
+
   it('stores a payload of JSON null without failing the rest of its batch', async () => {
     const event = (payload: unknown) => ({
       provider: 'cloud',

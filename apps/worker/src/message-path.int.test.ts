@@ -30,7 +30,7 @@ import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
 import { sendOutbound, type SendDeps } from './send.service';
 import { SentMarkers } from './sent-markers';
-import { handleInboundBatch } from './inbound.service';
+import { handleInboundBatch, handleInboundMessage } from './inbound.service';
 import { inboxProcessor } from './processors/inbox.processor';
 import { handleStatus, StatusTargetNotFound, type StatusDeps } from './status.service';
 import { sweep, type SweepDeps } from './sweep.service';
@@ -124,6 +124,21 @@ async function receive(body: string, from = `55119${String(++seq).padStart(8, '0
     },
   ]);
   return { inboxEventId: row!.id, from, wamid: message!.wamid };
+}
+
+/** `receive` for any message of Meta's: records it in the inbox as the webhook does. */
+async function receiveMessage(message: Parameters<typeof fx.messagesNotification>[0]['messages'][number]) {
+  const [extracted] = extractEvents(fx.messagesNotification({ messages: [message] })).messages;
+  const [row] = await recordInboxEvents(db, [
+    {
+      provider: 'cloud',
+      kind: 'message',
+      channelKey: extracted!.phoneNumberId,
+      dedupeKey: extracted!.wamid,
+      payload: extracted,
+    },
+  ]);
+  return { inboxEventId: row!.id, wamid: extracted!.wamid };
 }
 
 /** A reply stored by a turn and waiting in the outbox, as the turn service leaves it. */
@@ -558,6 +573,38 @@ describe('inbox jobs of several events (a webhook batch)', () => {
         (await turnQ.getJobs(['delayed', 'waiting'])).filter((j) => j.data.conversationId === conversationId);
       expect(await turnsOf(oa1!.conversationId)).toHaveLength(1);
       expect(await turnsOf(ob1!.conversationId)).toHaveLength(1);
+    } finally {
+      await turnQ.close();
+    }
+  });
+
+  it('keeps reactions and system notices in the conversation, asking no turn for them, alone or in a batch', async () => {
+    const from = `55119${String(++seq).padStart(8, '0')}`;
+    const text = await receive('oi', from);
+    const reaction = await receiveMessage(fx.reactionMessage({ from, messageId: fx.fakeWamid(), emoji: '👍' }));
+    const removed = await receiveMessage(fx.reactionMessage({ from, messageId: fx.fakeWamid() }));
+    const changed = await receiveMessage(fx.systemMessage({ from, newWaId: '5511900001111' }));
+    const result = await handleInboundBatch(
+      sweepDeps,
+      [text, reaction, removed, changed].map((e) => e.inboxEventId),
+    );
+    expect(result.left).toEqual([]);
+    // Alone, through the one-at-a-time statement, from a contact with nothing else to say.
+    const other = `55119${String(++seq).padStart(8, '0')}`;
+    const lone = await receiveMessage(fx.reactionMessage({ from: other, messageId: fx.fakeWamid(), emoji: '❤️' }));
+    const loneOutcome = await handleInboundMessage(sweepDeps, lone.inboxEventId);
+    expect(loneOutcome.isNew).toBe(true);
+
+    const statusOf = async (wamid: string) =>
+      (await db.message.findFirstOrThrow({ where: { providerMessageId: wamid } })).status;
+    expect(await statusOf(text.wamid)).toBe('received');
+    for (const e of [reaction, removed, changed, lone]) expect(await statusOf(e.wamid)).toBe('noted');
+    const turnQ = createQueue(turnQueue, redis, prefix);
+    try {
+      const turnsOf = async (conversationId: string) =>
+        (await turnQ.getJobs(['delayed', 'waiting'])).filter((j) => j.data.conversationId === conversationId);
+      expect(await turnsOf(result.done.get(text.inboxEventId)!.conversationId)).toHaveLength(1);
+      expect(await turnsOf(loneOutcome.conversationId)).toHaveLength(0);
     } finally {
       await turnQ.close();
     }

@@ -21,6 +21,19 @@ export interface InboundMessageInput {
   fromMe?: boolean | undefined;
 }
 
+/**
+ * Message types that ask for no answer: a reaction (to a message already in the conversation, or
+ * its removal) and a system notice (the contact changed number). They are kept in the
+ * conversation as `noted`, which no turn reads, so the bot never answers a thumbs-up.
+ */
+const ASKS_NO_ANSWER = new Set(['reaction', 'system']);
+
+/** The status a stored message starts in: `sent` (the business's own), `noted` or `received`. */
+export function inboundStatus(input: Pick<InboundMessageInput, 'type' | 'fromMe'>): 'sent' | 'noted' | 'received' {
+  if (input.fromMe) return 'sent';
+  return ASKS_NO_ANSWER.has(input.type) ? 'noted' : 'received';
+}
+
 /** What storing an inbound message decided. */
 export interface StoredInbound {
   conversationId: string;
@@ -82,11 +95,11 @@ export async function storeInboundMessage(
       INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status,
                             wa_timestamp, arrived_at, arrival_seq, sent_at)
       SELECT cv.id, ch.id, ${direction}, ${input.type}, ${input.body}, ${JSON.stringify(input.payload)}::jsonb,
-             ${input.providerMessageId}, ${input.fromMe ? 'sent' : 'received'}, ${input.waTimestamp}, ${arrivedAt},
+             ${input.providerMessageId}, ${inboundStatus(input)}, ${input.waTimestamp}, ${arrivedAt},
              ${input.arrivalSeq ?? null}, ${input.fromMe ? input.waTimestamp : null}
       FROM cv, ch
       ON CONFLICT (channel_id, provider_message_id) DO NOTHING
-      RETURNING id, conversation_id, channel_id, direction = 'inbound' AS pending),
+      RETURNING id, conversation_id, channel_id, status = 'received' AS pending),
     -- Only with a new message (a redelivered old one must not bring back an old name), and only
     -- when the name changed: the common case writes (and locks) nothing.
     ct_name AS (

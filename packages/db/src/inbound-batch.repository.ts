@@ -1,5 +1,5 @@
 import { query, type Db } from './client';
-import type { InboundMessageInput, StoredInbound } from './conversation.repository';
+import { inboundStatus, type InboundMessageInput, type StoredInbound } from './conversation.repository';
 
 export type InboundBatchInput = InboundMessageInput & { inboxEventId: string };
 
@@ -39,6 +39,7 @@ export async function storeInboundMessages(
       profile_name: input.profileName ?? null,
       provider_message_id: input.providerMessageId,
       type: input.type,
+      status: inboundStatus(input),
       body: input.body,
       payload: input.payload ?? null,
       wa_timestamp: input.waTimestamp,
@@ -62,7 +63,7 @@ const STORE_INBOUND_BATCH = `
 WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
     ord int, inbox_event_id uuid, provider text, channel_external_id text, display_phone_number text,
-    wa_id text, profile_name text, provider_message_id text, type text, body text, payload jsonb,
+    wa_id text, profile_name text, provider_message_id text, type text, status text, body text, payload jsonb,
     wa_timestamp timestamptz, arrived_at timestamptz, arrival_seq bigint, from_me boolean)),
 ch_new AS (
   INSERT INTO channels (provider, external_id, display_phone_number)
@@ -101,12 +102,12 @@ msg_new AS (
   INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, provider_message_id, status,
                         wa_timestamp, arrived_at, arrival_seq, sent_at)
   SELECT cv.id, p.channel_id, CASE WHEN p.from_me THEN 'outbound' ELSE 'inbound' END, p.type, p.body,
-         coalesce(p.payload, 'null'::jsonb), p.provider_message_id, CASE WHEN p.from_me THEN 'sent' ELSE 'received' END,
+         coalesce(p.payload, 'null'::jsonb), p.provider_message_id, p.status,
          p.wa_timestamp, p.arrived_at, p.arrival_seq, CASE WHEN p.from_me THEN p.wa_timestamp END
   FROM pair p JOIN cv ON cv.channel_id = p.channel_id AND cv.contact_id = p.contact_id
   ORDER BY p.channel_id, p.provider_message_id
   ON CONFLICT (channel_id, provider_message_id) DO NOTHING
-  RETURNING id, conversation_id, channel_id, provider_message_id, direction = 'inbound' AS pending),
+  RETURNING id, conversation_id, channel_id, provider_message_id, status = 'received' AS pending),
 new_input AS (
   SELECT p.ord, p.contact_id, p.profile_name, p.wa_timestamp, p.arrived_at, n.id, n.conversation_id, n.channel_id,
          n.pending

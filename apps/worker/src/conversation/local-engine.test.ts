@@ -317,6 +317,27 @@ describe('fallback', () => {
   it('answers media without text', async () => {
     expect(await ask([null], { history: EARLIER })).toMatch(/^Recebi seu arquivo, obrigado!/);
   });
+
+  const burst = (types: string[], history: EngineInput['history'] = []) =>
+    engine.reply({
+      conversationId: '00000000-0000-4000-8000-000000000001',
+      contact: { name: 'Maria Silva', waId: '5511999990001' },
+      messages: types.map((type) => ({ type, text: null })),
+      history,
+      context: {},
+    });
+
+  it('greets someone who opened the chat for the first time (request_welcome)', async () => {
+    const reply = await burst(['request_welcome']);
+    expect(reply.replies[0]!.body).toMatch(/^Olá, Maria! Sou o assistente virtual da loja/);
+  });
+
+  it('asks for text when WhatsApp did not pass the message on (unsupported), not thanks for a file', async () => {
+    expect((await burst(['unsupported'], EARLIER)).replies[0]!.body).toBe(
+      'Não consegui abrir essa mensagem por aqui. Pode me escrever em texto o que você procura?',
+    );
+    expect((await burst(['unsupported', 'image'], EARLIER)).replies[0]!.body).toMatch(/^Recebi seu arquivo/);
+  });
 });
 
 describe('bursts', () => {

@@ -210,7 +210,7 @@ export class LocalEngine implements ConversationEngine {
 
   private async answer(turn: Turn, name: string | undefined, introduced: boolean): Promise<Answer> {
     const { text, lang, context } = turn;
-    if (!text) return media(lang);
+    if (!text) return this.withoutText(turn, name);
     if (HUMAN.some((p) => p.test(text))) return handoff(lang);
     const when = withoutGreetings(text);
     const continuing = context.stage === 'scheduling' && (DAY.test(when) || TIME.test(when));
@@ -224,6 +224,21 @@ export class LocalEngine implements ConversationEngine {
       return this.greeting(turn, name, introduced);
     }
     return fallback(lang);
+  }
+
+  /**
+   * A burst with nothing to read. Meta sends `request_welcome` when someone opens the chat for the
+   * first time (a greeting is due), and `unsupported` for what it does not pass on (an edit, a
+   * poll, a view-once message; the first message from an ad, for some numbers): asking for text
+   * beats thanking for a file. Anything else here is media.
+   */
+  private async withoutText(turn: Turn, name: string | undefined): Promise<Answer> {
+    const types = turn.input.messages.map((m) => m.type);
+    if (types.every((t) => t === 'request_welcome')) return this.greeting(turn, name, false);
+    if (types.every((t) => t === 'request_welcome' || t === 'unsupported' || t === 'unknown')) {
+      return unreadable(turn.lang);
+    }
+    return media(turn.lang);
   }
 
   /** "Olá, Maria!" on first contact (or when they just said their name), "Olá!" when greeted later. */
@@ -538,6 +553,15 @@ function media(lang: Lang): Answer {
       lang === 'pt'
         ? 'Recebi seu arquivo, obrigado! Por aqui eu só consigo ler mensagens de texto. Me conta o que você procura?'
         : 'Thanks, I got your file! I can only read text messages here. Could you tell me what you are looking for?',
+  };
+}
+
+function unreadable(lang: Lang): Answer {
+  return {
+    body:
+      lang === 'pt'
+        ? 'Não consegui abrir essa mensagem por aqui. Pode me escrever em texto o que você procura?'
+        : "I couldn't open that message here. Could you write what you're looking for as text?",
   };
 }
 

@@ -30,7 +30,8 @@ export const MESSAGE_PATH_SETTINGS = '-c plan_cache_mode=force_generic_plan -c e
 /**
  * `url` with the message path's settings added to its startup `options` (after any it names), so
  * a connection has them from its first statement. node-postgres lets a URL's `options` override
- * the pool's, hence the URL. (A PgBouncer in front must allow `options`: `ignore_startup_parameters`.)
+ * the pool's, hence the URL. (A PgBouncer in front refuses `options` unless it is told to ignore
+ * them, `ignore_startup_parameters`; the path then plans as the server does by default.)
  */
 export function messagePathUrl(url: string): string {
   const withSettings = new URL(url);

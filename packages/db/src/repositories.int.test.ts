@@ -94,14 +94,15 @@ describe('the client', () => {
 });
 
 describe('inbox', () => {
+  const event = (payload: unknown, kind: 'message' | 'status' = 'message') => ({
+    provider: 'cloud',
+    kind,
+    channelKey: 'pn-1',
+    dedupeKey: `wamid.${randomUUID()}`,
+    payload,
+  });
+
   it('stores characters jsonb refuses (NUL, a lone surrogate) as U+FFFD, without failing the rest of its batch', async () => {
-    const event = (payload: unknown) => ({
-      provider: 'cloud',
-      kind: 'message' as const,
-      channelKey: 'pn-1',
-      dedupeKey: `wamid.${randomUUID()}`,
-      payload,
-    });
     const odd = { text: { body: 'a\u0000b \ud83d c \ude00 😀' }, ['k\u0000']: ['\udfff'] };
     // A literal backslash and "u0000" is text, not a NUL: kept as it is.
     const plain = { text: { body: 'C:\\u0000\\ud83d' } };
@@ -117,14 +118,7 @@ describe('inbox', () => {
   });
 
   it('stores a payload of JSON null without failing the rest of its batch', async () => {
-    const event = (payload: unknown) => ({
-      provider: 'cloud',
-      kind: 'status' as const,
-      channelKey: 'pn-1',
-      dedupeKey: `wamid.${randomUUID()}`,
-      payload,
-    });
-    const recorded = await recordInboxEvents(db, [event(null), event({ a: 1 })]);
+    const recorded = await recordInboxEvents(db, [event(null, 'status'), event({ a: 1 }, 'status')]);
     expect(recorded).toHaveLength(2);
     const rows = await db.inboxEvent.findMany({ where: { id: { in: recorded.map((r) => r.id) } } });
     expect(rows.map((r) => r.payload).sort()).toEqual([{ a: 1 }, null]);

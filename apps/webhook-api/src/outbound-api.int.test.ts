@@ -95,6 +95,26 @@ describe('POST /api/messages', () => {
     expect((await api('/messages', { to: '5511999990003' })).status).toBe(400);
   });
 
+  it('refuses a NUL character anywhere in the request with a 400 naming where, and writes nothing', async () => {
+    const to = '5511999990009';
+    const inText = await api('/messages', { to, from: FROM, text: 'before\u0000after' });
+    expect(inText).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
+    expect(inText.body.error.message).toMatch(/^text: .*NUL/);
+    const inTemplate = await api('/messages', {
+      to,
+      from: FROM,
+      text: 'fine',
+      windowTemplate: {
+        name: 'follow_up',
+        language: 'pt_BR',
+        components: [{ type: 'body', parameters: [{ type: 'text', text: 'a\u0000' }] }],
+      },
+    });
+    expect(inTemplate.status).toBe(400);
+    expect(inTemplate.body.error.message).toMatch(/^windowTemplate\.components\.0\.parameters\.0\.text: .*NUL/);
+    expect(await db.message.count({ where: { conversation: { contact: { waId: to } } } })).toBe(0);
+  });
+
   it('refuses a contact who opted out, and needs a key', async () => {
     await db.contact.upsert({
       where: { waId: '5511999990004' },

@@ -146,7 +146,39 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
     const first = parsed.error.issues[0];
     throw new HttpError(400, 'invalid_request', `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`);
   }
+  const nul = pathToNul(parsed.data, []);
+  if (nul) {
+    throw new HttpError(
+      400,
+      'invalid_request',
+      `${nul.join('.') || 'body'}: contains a NUL character (U+0000), which cannot be stored or sent`,
+    );
+  }
   return parsed.data;
+}
+
+/**
+ * Where a request holds a NUL character, in a value or a key, or null. PostgreSQL refuses NUL in
+ * text and jsonb, so without this check such a request would fail at the insert as a 500 that
+ * names nothing the caller can fix.
+ */
+function pathToNul(value: unknown, path: (string | number)[]): (string | number)[] | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+  if (Array.isArray(value)) {
+    for (const [index, item] of value.entries()) {
+      const found = pathToNul(item, [...path, index]);
+      if (found) return found;
+    }
+    return null;
+  }
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      if (key.includes('\u0000')) return [...path, key];
+      const found = pathToNul(item, [...path, key]);
+      if (found) return found;
+    }
+  }
+  return null;
 }
 
 function parseId(value: unknown, what: string): string {

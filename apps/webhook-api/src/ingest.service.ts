@@ -1,6 +1,6 @@
 import type { Logger } from '@zapflow/logger';
 import type { NewInboxEvent } from '@zapflow/db';
-import { extractEvents } from '@zapflow/whatsapp';
+import { ACCOUNT_ERROR, extractEvents, type SkippedContent } from '@zapflow/whatsapp';
 import { recordAndQueue, type InboxWriter } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
@@ -18,6 +18,8 @@ export interface IngestOutcome {
   new: number;
   duplicates: number;
   ignored: number;
+  /** Content Meta documents that zapflow does not act on (`SkippedContent`). */
+  skipped: number;
   unrecognized: number;
 }
 
@@ -27,7 +29,7 @@ export interface IngestOutcome {
  * A failure to queue is not a failure to accept: the row is there and the sweeper will queue it.
  */
 export async function ingestCloudNotification(deps: IngestDeps, body: unknown): Promise<IngestOutcome> {
-  const { messages, statuses, unrecognized } = extractEvents(body);
+  const { messages, statuses, skipped, unrecognized } = extractEvents(body);
   const allowed = (phoneNumberId: string) =>
     deps.phoneNumberIds.length === 0 || deps.phoneNumberIds.includes(phoneNumberId);
 
@@ -68,6 +70,7 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
       count: unrecognized.length,
     });
   }
+  if (skipped.length) reportSkipped(deps, skipped);
   if (ignored) {
     deps.logger.info('webhook events for business numbers outside WHATSAPP_PHONE_NUMBER_IDS ignored', { ignored });
   }
@@ -77,6 +80,29 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
     received: events.length + ignored,
     ...outcome,
     ignored,
+    skipped: skipped.length,
     unrecognized: unrecognized.length,
   };
+}
+
+/**
+ * Notices from other subscriptions and group messages are expected and worth an info line; an
+ * error Meta reports about the account or app is worth an error line, since someone must act.
+ */
+function reportSkipped(deps: IngestDeps, skipped: SkippedContent[]): void {
+  for (const { what } of skipped) deps.metrics.webhookSkipped.inc({ provider: 'cloud', what });
+  const errors = skipped.filter((s) => s.what === ACCOUNT_ERROR);
+  const notices = skipped.filter((s) => s.what !== ACCOUNT_ERROR);
+  if (errors.length) {
+    deps.logger.error('Meta reported errors for the WhatsApp account or app; check it in WhatsApp Manager', {
+      errors: errors.slice(0, 5).map((e) => e.detail),
+      count: errors.length,
+    });
+  }
+  if (notices.length) {
+    deps.logger.info('webhook content zapflow does not act on: acknowledged, not stored', {
+      skipped: notices.slice(0, 5).map((n) => n.detail),
+      count: notices.length,
+    });
+  }
 }

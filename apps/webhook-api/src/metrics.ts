@@ -31,6 +31,12 @@ export function createMetrics() {
       labelNames: ['provider'] as const,
       registers: [registry],
     }),
+    webhookSkipped: new Counter({
+      name: 'zapflow_webhook_skipped_total',
+      help: 'Webhook content Meta documents that zapflow does not act on: other subscribed fields, group messages, account errors',
+      labelNames: ['provider', 'what'] as const,
+      registers: [registry],
+    }),
     enqueueFailures: new Counter({
       name: 'zapflow_webhook_enqueue_failures_total',
       help: 'Inbox events stored but not queued (Redis unavailable); the sweeper queues them later',

@@ -106,6 +106,7 @@ describe('POST /webhook/whatsapp', () => {
       new: 1,
       duplicates: 0,
       ignored: 0,
+      skipped: 0,
       unrecognized: 0,
     });
     const wamid = (payload.entry[0]!.changes[0]!.value.messages as { id: string }[])[0]!.id;
@@ -213,6 +214,35 @@ describe('POST /webhook/whatsapp', () => {
     expect(await queuedInboxEvents(inbox)).toHaveLength(0);
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/zapflow_webhook_unrecognized_total\{provider="cloud"\} [1-9]/);
+  });
+
+  it("answers 200 to other subscriptions' notices, group messages and account errors, storing none", async () => {
+    const groupMessage = fx.textMessage({
+      from: '5511988880001',
+      groupId: 'HBgLMTY1MDM4Nzk0MzkVAgASGBQ',
+      body: 'hi all',
+    });
+    const deliveries = [
+      fx.otherFieldNotification('message_template_status_update', {
+        event: 'APPROVED',
+        message_template_name: 'order_confirmation',
+        message_template_language: 'en-US',
+        reason: 'NONE',
+      }),
+      fx.messagesNotification({ messages: [groupMessage] }),
+      fx.notification({ errors: [fx.metaError({ code: 131000, title: 'Something went wrong' })] }),
+    ];
+    for (const delivery of deliveries) {
+      const res = await signed(delivery);
+      expect(res.status).toBe(200);
+      expect(await res.json()).toMatchObject({ received: 0, new: 0, skipped: 1, unrecognized: 0 });
+    }
+    expect(await queuedInboxEvents(inbox)).toHaveLength(0);
+    expect(await db.inboxEvent.count({ where: { dedupeKey: String(groupMessage.id) } })).toBe(0);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    for (const what of ['message_template_status_update', 'group_message', 'account_error']) {
+      expect(metrics).toContain(`zapflow_webhook_skipped_total{provider="cloud",what="${what}"} 1`);
+    }
   });
 
   it('still answers 200 when Redis is unreachable: the event is stored for the sweeper', async () => {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { replaceRandomNode, seededRandom } from '@zapflow/testkit';
 import { extractEvents, type ExtractedEvents, type InboundMessage } from './extract';
+import { changedNumberOf } from './number-change';
 import {
   adReferral,
   audioMessage,
@@ -20,6 +21,7 @@ import {
   metaError,
   notification,
   orderMessage,
+  otherFieldNotification,
   reactionMessage,
   replyContext,
   requestWelcomeMessage,
@@ -113,6 +115,7 @@ describe('extractEvents: message types', () => {
         },
       ],
       statuses: [],
+      skipped: [],
       unrecognized: [],
     });
   });
@@ -195,13 +198,24 @@ describe('extractEvents: message types', () => {
     expect(extractOne(message)).toMatchObject({ type: 'interactive', text: 'Express delivery' });
   });
 
-  it('extracts a flow response (nfm_reply) with null text and the response in raw', () => {
-    const extracted = extractOne(flowReplyMessage({ ...base, response: { flow_token: 'abc', size: 'M' } }));
-    expect(extracted).toMatchObject({ type: 'interactive', text: null });
+  it("summarises a flow response (nfm_reply) by the fields filled in, without the business's flow_token", () => {
+    const response = { flow_token: 'abc', size: 'M', extras: ['gift wrap', 'card'], notes: '', date: null };
+    const extracted = extractOne(flowReplyMessage({ ...base, response }));
+    expect(extracted).toMatchObject({ type: 'interactive', text: 'Form reply: size: M; extras: ["gift wrap","card"]' });
     expect(extracted.raw.interactive).toMatchObject({
       type: 'nfm_reply',
-      nfm_reply: { response_json: '{"flow_token":"abc","size":"M"}' },
+      nfm_reply: { response_json: JSON.stringify(response) },
     });
+  });
+
+  it("falls back to a flow response's body when its response_json has nothing to read", () => {
+    const onlyToken = flowReplyMessage({ ...base, response: { flow_token: 'abc' }, body: 'Sent' });
+    expect(extractOne(onlyToken).text).toBe('Sent');
+    const unparsable = {
+      ...flowReplyMessage({ ...base, response: {} }),
+      interactive: { type: 'nfm_reply', nfm_reply: { body: 'Sent', response_json: '{not json' } },
+    };
+    expect(extractOne(unparsable).text).toBe('Sent');
   });
 
   it('uses the text of a template quick-reply button', () => {
@@ -253,6 +267,19 @@ describe('extractEvents: message types', () => {
     expect(events.messages).toHaveLength(1);
     expect(events.messages[0]).toMatchObject({ type: 'system', text: null, waId: USER });
     expect(events.messages[0]).not.toHaveProperty('profileName');
+  });
+
+  it('reads the new number of a user_changed_number notice, and none from any other message', () => {
+    const [changed] = extractEvents(
+      notification({ messages: [systemMessage({ ...base, newWaId: '16505550000' })] }),
+    ).messages;
+    expect(changedNumberOf(changed!)).toBe('16505550000');
+    const idOnly = systemMessage({ ...base, newWaId: '16505550000' });
+    const system = idOnly.system as Json;
+    const userIdChanged = { ...idOnly, system: { ...system, type: 'user_changed_user_id', wa_id: undefined } };
+    expect(changedNumberOf({ type: 'system', raw: userIdChanged })).toBeUndefined();
+    expect(changedNumberOf({ type: 'text', raw: textMessage({ ...base, body: 'x' }) })).toBeUndefined();
+    expect(changedNumberOf({ type: 'system', raw: { system: 'not an object' } })).toBeUndefined();
   });
 
   it('extracts a request_welcome message with null text', () => {
@@ -411,6 +438,7 @@ describe('extractEvents: statuses', () => {
           raw: expect.objectContaining({ id: wamid, pricing: expect.any(Object) }),
         },
       ],
+      skipped: [],
       unrecognized: [],
     });
   });
@@ -464,10 +492,16 @@ describe('extractEvents: statuses', () => {
     expect(extractEvents(notification({ statuses: [status] })).statuses[0]?.recipientId).toBe(fakeBsuid(USER));
   });
 
-  it('reports system-level value.errors as unrecognized with their code', () => {
+  it('reports system-level value.errors as account errors with their code, not as unrecognized', () => {
     const errors = [metaError({ code: 131000, title: 'Something went wrong', details: 'Unknown error' })];
     const events = extractEvents(notification({ errors }));
-    expectOnlyUnrecognized(events, /error 131000 \(Something went wrong \/ Unknown error\)/);
+    expect(events).toMatchObject({ messages: [], statuses: [], unrecognized: [] });
+    expect(events.skipped).toEqual([
+      {
+        what: 'account_error',
+        detail: expect.stringMatching(/error 131000 \(Something went wrong \/ Unknown error\)/),
+      },
+    ]);
   });
 });
 
@@ -526,7 +560,7 @@ describe('extractEvents: deliveries with several items', () => {
     expect(events.statuses.map((status) => [status.phoneNumberId, status.wamid])).toEqual([['pn-1', 'w1']]);
   });
 
-  it('reports a change of another field but still extracts the other changes', () => {
+  it('skips a change of another documented field, naming it, and still extracts the other changes', () => {
     const body = {
       object: 'whatsapp_business_account',
       entry: [
@@ -535,6 +569,7 @@ describe('extractEvents: deliveries with several items', () => {
           changes: [
             { field: 'account_update', value: { event: 'VERIFIED_ACCOUNT' } },
             { field: 'messages', value: changeValue({ messages: [textMessage({ ...base, body: 'kept' })] }) },
+            { field: 'not_a_meta_field', value: {} },
           ],
         },
       ],
@@ -543,8 +578,64 @@ describe('extractEvents: deliveries with several items', () => {
     const events = extractEvents(body);
 
     expect(events.messages.map((message) => message.text)).toEqual(['kept']);
+    expect(events.skipped).toEqual([
+      { what: 'account_update', detail: 'entry[0].changes[0]: account_update event=VERIFIED_ACCOUNT' },
+    ]);
     expect(events.unrecognized).toEqual([
-      { reason: expect.stringMatching(/entry\[0\]\.changes\[0\]: field "account_update" is not handled/) },
+      { reason: expect.stringMatching(/entry\[0\]\.changes\[2\]: field "not_a_meta_field" is not handled/) },
+    ]);
+  });
+
+  it.each([
+    [
+      'message_template_status_update',
+      {
+        event: 'REJECTED',
+        message_template_id: 1689556908129832,
+        message_template_name: 'order_confirmation',
+        message_template_language: 'en-US',
+        reason: 'INVALID_FORMAT',
+        rejection_info: { reason: 'x', recommendation: 'y' },
+      },
+      'event=REJECTED message_template_id=1689556908129832 message_template_name=order_confirmation ' +
+        'message_template_language=en-US reason=INVALID_FORMAT',
+    ],
+    [
+      'phone_number_quality_update',
+      { display_phone_number: '15550783881', event: 'THROUGHPUT_UPGRADE', current_limit: 'TIER_UNLIMITED' },
+      'display_phone_number=15550783881 event=THROUGHPUT_UPGRADE current_limit=TIER_UNLIMITED',
+    ],
+    [
+      'user_preferences',
+      {
+        messaging_product: 'whatsapp',
+        metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
+        user_preferences: [{ wa_id: USER, category: 'marketing_messages', value: 'stop', timestamp: 1731705721 }],
+      },
+      'messaging_product=whatsapp',
+    ],
+    ['group_lifecycle_update', { groups: [] }, 'with groups'],
+  ])('skips a %s notice with its plain fields for the log', (field, value, summary) => {
+    const events = extractEvents(otherFieldNotification(field, value));
+    expect(events).toMatchObject({ messages: [], statuses: [], unrecognized: [] });
+    expect(events.skipped).toEqual([{ what: field, detail: `entry[0].changes[0]: ${field} ${summary}` }]);
+  });
+
+  it("skips a group's messages, of any type, but not the sender's own chat next to them", () => {
+    const groupId = 'HBgLMTY1MDM4Nzk0MzkVAgASGBQzQTRBNjU5OUFFRTAzODEwMTQ0RgA';
+    const inGroup = textMessage({ ...base, groupId, body: 'What does everyone think about this?' });
+    const unsupportedInGroup = unsupportedMessage({ ...base, groupId });
+    const direct = textMessage({ ...base, body: 'just to you' });
+    const events = extractEvents(messagesNotification({ messages: [inGroup, direct, unsupportedInGroup] }));
+
+    expect(events.messages.map((message) => message.text)).toEqual(['just to you']);
+    expect(events.unrecognized).toEqual([]);
+    expect(events.skipped).toEqual([
+      {
+        what: 'group_message',
+        detail: expect.stringContaining(`messages[0]: message ${String(inGroup.id)} in group ${groupId}`),
+      },
+      { what: 'group_message', detail: expect.stringContaining('messages[2]') },
     ]);
   });
 

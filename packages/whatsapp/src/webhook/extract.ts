@@ -48,9 +48,22 @@ export interface StatusUpdate {
   raw: Record<string, unknown>;
 }
 
+/** Content Meta documents that zapflow does not act on, by design: logged, counted, never stored. */
+export interface SkippedContent {
+  /**
+   * What it was, from a fixed set (safe as a metric label): the webhook field of another
+   * subscription (`message_template_status_update`, `account_update`, ...), `group_message`, or
+   * `account_error` for the errors Meta reports about the account or app rather than a message.
+   */
+  what: string;
+  /** For the log line: where in the delivery, and what it said. */
+  detail: string;
+}
+
 export interface ExtractedEvents {
   messages: InboundMessage[];
   statuses: StatusUpdate[];
+  skipped: SkippedContent[];
   /** changes/items we could not understand (counted and logged by the caller, never retried) */
   unrecognized: { reason: string }[];
 }
@@ -64,7 +77,7 @@ interface ChangeContext {
 }
 
 export function extractEvents(body: unknown): ExtractedEvents {
-  const events: ExtractedEvents = { messages: [], statuses: [], unrecognized: [] };
+  const events: ExtractedEvents = { messages: [], statuses: [], skipped: [], unrecognized: [] };
   // The walk below validates before it reads, so this only guards against exotic inputs (a getter
   // or proxy that throws): the contract is that a webhook body can never crash the caller.
   guard(
@@ -106,6 +119,9 @@ function collectEntry(entry: unknown, path: string, events: ExtractedEvents): vo
 function collectChange(change: unknown, path: string, events: ExtractedEvents): void {
   if (!isRecord(change)) return reject(events, `${path} is ${describeValue(change)}, expected an object`);
   if (change.field !== MESSAGES_FIELD) {
+    if (isOtherDocumentedField(change.field)) {
+      return skip(events, change.field, `${path}: ${change.field} ${describeNotice(change.value)}`);
+    }
     return reject(events, `${path}: field ${describeValue(change.field)} is not handled`);
   }
   const shell = MessagesChangeValueShell.safeParse(change.value);
@@ -146,6 +162,11 @@ function collectMessage(raw: unknown, index: number, context: ChangeContext, eve
   const parsed = parseMessage(raw);
   if (!parsed.success) return reject(events, `${path}: ${parsed.reason}`);
   const { message, record } = parsed;
+  // The agent answers one-to-one chats. Answering a group message in the sender's private chat
+  // would carry a group's talk out of the group, so group messages are left to the people in it.
+  if (message.group_id !== undefined) {
+    return skip(events, 'group_message', `${path}: message ${message.id} in group ${message.group_id}`);
+  }
 
   // Both are guaranteed by the schema (hasSender, UnixTimestamp); checked again for the compiler.
   const waId = message.from ?? message.from_user_id;
@@ -213,7 +234,7 @@ export function summarizeMessage(message: Message): string | null {
     case 'contacts':
       return describeSharedContacts(message.contacts);
     case 'interactive':
-      return nonBlank(message.interactive.button_reply?.title ?? message.interactive.list_reply?.title);
+      return describeInteractiveReply(message.interactive);
     case 'button':
       return nonBlank(message.button.text);
     case 'reaction':
@@ -228,6 +249,37 @@ export function summarizeMessage(message: Message): string | null {
     case 'unknown':
       return null;
   }
+}
+
+type InteractiveReply = Extract<KnownMessage, { type: 'interactive' }>['interactive'];
+
+/** A button or list reply by its title; a Flow's or address form's answer by what was filled in. */
+function describeInteractiveReply(interactive: InteractiveReply): string | null {
+  if (interactive.button_reply) return nonBlank(interactive.button_reply.title);
+  if (interactive.list_reply) return nonBlank(interactive.list_reply.title);
+  if (interactive.nfm_reply) return describeFormReply(interactive.nfm_reply);
+  return null;
+}
+
+type FormReply = NonNullable<InteractiveReply['nfm_reply']>;
+
+/**
+ * "Form reply: size: M; colour: red". A Flow's `response_json` holds what the user filled in, and
+ * its `body` is only "Sent": without the fields the engine would answer a form it cannot read.
+ * `flow_token` is the business's own correlation id, not something the user said.
+ */
+function describeFormReply(reply: FormReply): string | null {
+  let response: unknown;
+  try {
+    response = JSON.parse(reply.response_json);
+  } catch {
+    return nonBlank(reply.body);
+  }
+  if (!isRecord(response)) return nonBlank(reply.body);
+  const fields = Object.entries(response)
+    .filter(([key, value]) => key !== 'flow_token' && value !== null && value !== '')
+    .map(([key, value]) => `${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
+  return fields.length > 0 ? `Form reply: ${fields.join('; ')}` : nonBlank(reply.body);
 }
 
 type Location = Extract<KnownMessage, { type: 'location' }>['location'];
@@ -314,13 +366,79 @@ function toStatusError(error: MetaError): StatusUpdate['errors'][number] {
   };
 }
 
-/** Errors at `value.errors` concern the account or app, not one message: surface them for logging. */
+/**
+ * Errors at `value.errors` concern the account or app, not one message (Meta documents them for
+ * problems such as a suspended number): understood, so not "unrecognized", but the caller logs
+ * them as errors, since someone has to act on them in WhatsApp Manager.
+ */
 function reportSystemError(raw: unknown, path: string, events: ExtractedEvents): void {
   const result = MetaError.safeParse(raw);
   if (!result.success) return reject(events, `${path}: ${describeIssues(result.error)}`);
   const { code, title, message, error_data } = result.data;
   const text = [title, message, error_data?.details].filter(isString).join(' / ');
-  reject(events, `${path}: Meta reported error ${code}${text ? ` (${text})` : ''}`);
+  skip(events, ACCOUNT_ERROR, `${path}: Meta reported error ${code}${text ? ` (${text})` : ''}`);
+}
+
+/** `SkippedContent.what` of an error Meta reports about the account or app. */
+export const ACCOUNT_ERROR = 'account_error';
+
+/**
+ * The other fields a WhatsApp Business Account app can subscribe to (Meta's webhook reference).
+ * Their changes are answered 200 and logged as notices; a field outside this list is reported as
+ * not understood, so a new one Meta adds gets noticed.
+ */
+const OTHER_DOCUMENTED_FIELDS = new Set([
+  'account_alerts',
+  'account_review_update',
+  'account_settings_update',
+  'account_update',
+  'automatic_events',
+  'business_capability_update',
+  'business_status_update',
+  'calls',
+  'consumer_profile',
+  'flows',
+  'group_lifecycle_update',
+  'group_participants_update',
+  'group_settings_update',
+  'group_status_update',
+  'history',
+  'message_echoes',
+  'message_template_components_update',
+  'message_template_quality_update',
+  'message_template_status_update',
+  'messaging_handovers',
+  'partner_solutions',
+  'payment_configuration_update',
+  'phone_number_name_update',
+  'phone_number_quality_update',
+  'security',
+  'smb_app_state_sync',
+  'smb_message_echoes',
+  'standby',
+  'template_category_update',
+  'template_correct_category_detection',
+  'tracking_events',
+  'user_preferences',
+]);
+
+function isOtherDocumentedField(field: unknown): field is string {
+  return typeof field === 'string' && OTHER_DOCUMENTED_FIELDS.has(field);
+}
+
+/**
+ * A notice's plain top-level fields, for the log: `event=APPROVED message_template_name=...`.
+ * Nested objects are left out; they can be large, and the event and names say what happened.
+ */
+function describeNotice(value: unknown): string {
+  if (!isRecord(value)) return describeValue(value);
+  const parts = Object.entries(value)
+    .filter((entry): entry is [string, string | number | boolean] =>
+      ['string', 'number', 'boolean'].includes(typeof entry[1]),
+    )
+    .slice(0, 8)
+    .map(([key, item]) => `${key}=${String(item).slice(0, 120)}`);
+  return parts.length > 0 ? parts.join(' ') : `with ${Object.keys(value).join(', ') || 'no fields'}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -329,4 +447,8 @@ function reportSystemError(raw: unknown, path: string, events: ExtractedEvents):
 
 function reject(events: ExtractedEvents, reason: string): void {
   events.unrecognized.push({ reason });
+}
+
+function skip(events: ExtractedEvents, what: string, detail: string): void {
+  events.skipped.push({ what, detail });
 }

@@ -73,6 +73,14 @@ export interface NotificationOptions {
   errors?: Json[];
 }
 
+/** A delivery of one change of a field other than `messages`, e.g. a template's review result. */
+export function otherFieldNotification(field: string, value: Json): WebhookPayload {
+  return {
+    object: 'whatsapp_business_account',
+    entry: [{ id: DEFAULT_WABA_ID, changes: [{ field, value }] }],
+  };
+}
+
 /** One entry with one `messages` change carrying whatever is given. */
 export function notification(options: NotificationOptions = {}): WebhookPayload {
   return {
@@ -158,6 +166,8 @@ export interface MessageOptions {
   fromUserId?: string | null;
   context?: Json;
   referral?: Json;
+  /** Sent in a group the business is in (Meta's Groups API); `from` is the member who wrote. */
+  groupId?: string;
 }
 
 function message(options: MessageOptions, type: string, content: Json): Json {
@@ -166,6 +176,7 @@ function message(options: MessageOptions, type: string, content: Json): Json {
     ...(options.context && { context: options.context }),
     from: options.from,
     ...(fromUserId !== null && { from_user_id: fromUserId }),
+    ...(options.groupId !== undefined && { group_id: options.groupId }),
     id: options.wamid ?? fakeWamid(),
     timestamp: unixSeconds(options.timestamp),
     type,

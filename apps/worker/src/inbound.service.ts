@@ -11,6 +11,7 @@ import {
 } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import { StoredInboundMessage } from '@zapflow/whatsapp';
+import { followNumberChange } from './number-change.service';
 import type { TurnScheduler } from './turn-scheduler';
 
 export interface InboundDeps {
@@ -36,6 +37,7 @@ export interface InboundOutcome {
 export async function handleInboundMessage(deps: InboundDeps, inboxEventId: string): Promise<InboundOutcome> {
   const input = inboundInput(await getInboxEvent(deps.db, inboxEventId), inboxEventId);
   const stored = await storeInboundMessage(deps.db, input);
+  await followNumberChange(deps, input, stored);
   // The business's own messages (sent from its phone, or the echo of ours) are never pending.
   if (stored.pending) await deps.turns.request(stored.conversationId, stored.oldestPendingAt ?? undefined);
   return outcome(deps, inboxEventId, stored);
@@ -79,6 +81,7 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
       continue;
     }
     settled.push([input.inboxEventId, row]);
+    if (input.type === 'system') await followNumberChange(deps, input, row);
     if (!row.pending) continue;
     oldest.set(row.conversationId, earliest(oldest.get(row.conversationId), row.oldestPendingAt ?? undefined));
   }

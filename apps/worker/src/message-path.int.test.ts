@@ -154,17 +154,29 @@ async function queuedReply(body = 'Olá, Maria!', from = `55119${String(++seq).p
     payload: {},
     waTimestamp: new Date(),
   });
+  return { id: await commitReply({ conversationId, channelId, inputMessageIds: [messageId] }, body), from };
+}
+
+/** A reply queued in an existing conversation, answering its unanswered messages. */
+async function queuedReplyIn(conversationId: string): Promise<string> {
+  const { channelId } = await db.conversation.findUniqueOrThrow({ where: { id: conversationId } });
+  const inputs = await db.message.findMany({ where: { conversationId, direction: 'inbound', turnId: null } });
+  return commitReply({ conversationId, channelId, inputMessageIds: inputs.map((m) => m.id) }, 'Já te respondo');
+}
+
+async function commitReply(
+  turn: { conversationId: string; channelId: string; inputMessageIds: string[] },
+  body: string,
+): Promise<string> {
   const committed = await commitTurn(db, {
-    conversationId,
-    channelId,
+    ...turn,
     fence: ++fence,
-    inputMessageIds: [messageId],
     input: [],
     result: { engine: 'local', status: 'done', replies: [{ type: 'text', body }], latencyMs: 1 },
     failedTurns: 0,
   });
   if ('rejected' in committed) throw new Error('turn rejected');
-  return { id: committed.outbound[0]!.id, from };
+  return committed.outbound[0]!.id;
 }
 
 describe('sending through the Cloud API', () => {
@@ -608,6 +620,48 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     } finally {
       await turnQ.close();
     }
+  });
+
+  it('follows a contact to the number they changed to: their conversation, and a reply still queued', async () => {
+    const number = () => `55119${String(++seq).padStart(8, '0')}`;
+    const [oldNumber, newNumber] = [number(), number()];
+    const first = await handleInboundMessage(sweepDeps, (await receive('oi', oldNumber)).inboxEventId);
+    const reply = await queuedReplyIn(first.conversationId);
+    const changed = await receiveMessage(fx.systemMessage({ from: oldNumber, newWaId: newNumber }));
+    // In a batch, as the inbox job handles a webhook delivery.
+    expect((await handleInboundBatch(sweepDeps, [changed.inboxEventId])).left).toEqual([]);
+
+    const later = await handleInboundMessage(sweepDeps, (await receive('sou eu', newNumber)).inboxEventId);
+    expect(later.conversationId).toBe(first.conversationId);
+    await sendOutbound(sendDeps, reply, { isLastAttempt: false });
+    expect(graph.accepted.filter((a) => a.body.to === oldNumber)).toEqual([]);
+    expect(graph.accepted.filter((a) => a.body.to === newNumber)).toHaveLength(1);
+
+    // WhatsApp gives the old number to someone else, and the notice is handled again (a retry,
+    // alone this time): the stranger keeps a conversation of their own.
+    const stranger = await handleInboundMessage(sweepDeps, (await receive('número novo', oldNumber)).inboxEventId);
+    expect(stranger.conversationId).not.toBe(first.conversationId);
+    await handleInboundMessage(sweepDeps, changed.inboxEventId);
+    const contactOf = async (conversationId: string) =>
+      (await db.conversation.findUniqueOrThrow({ where: { id: conversationId }, include: { contact: true } })).contact
+        .waId;
+    expect(await contactOf(first.conversationId)).toBe(newNumber);
+    expect(await contactOf(stranger.conversationId)).toBe(oldNumber);
+  });
+
+  it('keeps two contacts apart when the new number wrote before the notice of the change', async () => {
+    const number = () => `55119${String(++seq).padStart(8, '0')}`;
+    const [oldNumber, newNumber] = [number(), number()];
+    const before = await handleInboundMessage(sweepDeps, (await receive('oi', oldNumber)).inboxEventId);
+    const already = await handleInboundMessage(sweepDeps, (await receive('oi de novo', newNumber)).inboxEventId);
+    const changed = await receiveMessage(fx.systemMessage({ from: oldNumber, newWaId: newNumber }));
+    await handleInboundMessage(sweepDeps, changed.inboxEventId);
+    const waIds = await db.contact.findMany({
+      where: { waId: { in: [oldNumber, newNumber] } },
+      select: { waId: true },
+    });
+    expect(waIds.map((c) => c.waId).sort()).toEqual([oldNumber, newNumber].sort());
+    expect(already.conversationId).not.toBe(before.conversationId);
   });
 
   it("returns a count for a batch, and a single event's outcome as before", async () => {

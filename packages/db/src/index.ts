@@ -2,6 +2,7 @@ export { createDb, pingDb, type Db, type DbOptions } from './client';
 export { migrate, ensureDatabase, databaseName, quoteIdent, MIGRATIONS_DIR } from './migrate';
 export * from './inbox.repository';
 export * from './conversation.repository';
+export * from './contact.repository';
 export * from './inbound-batch.repository';
 export * from './turn.repository';
 export * from './outbound.repository';

@@ -128,7 +128,12 @@ async function receive(body: string, from = `55119${String(++seq).padStart(8, '0
 
 /** `receive` for any message of Meta's: records it in the inbox as the webhook does. */
 async function receiveMessage(message: Parameters<typeof fx.messagesNotification>[0]['messages'][number]) {
-  const [extracted] = extractEvents(fx.messagesNotification({ messages: [message] })).messages;
+  return recordExtracted(fx.messagesNotification({ messages: [message] }));
+}
+
+/** Records the one message a delivery carries, as the webhook does. */
+async function recordExtracted(delivery: ReturnType<typeof fx.messagesNotification>) {
+  const [extracted] = extractEvents(delivery).messages;
   const [row] = await recordInboxEvents(db, [
     {
       provider: 'cloud',
@@ -662,6 +667,27 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     });
     expect(waIds.map((c) => c.waId).sort()).toEqual([oldNumber, newNumber].sort());
     expect(already.conversationId).not.toBe(before.conversationId);
+  });
+
+  it('stores what the business sent from the WhatsApp Business app as its own, sent message, answering nothing', async () => {
+    const to = `55119${String(++seq).padStart(8, '0')}`;
+    const message = fx.textMessage({ from: to, body: 'Oi, aqui é a Ana da loja' });
+    const echo = await recordExtracted(fx.messageEchoesNotification({ messages: [message] }));
+    const outcome = await handleInboundMessage(sweepDeps, echo.inboxEventId);
+    expect(outcome.isNew).toBe(true);
+    expect(await db.message.findFirstOrThrow({ where: { providerMessageId: echo.wamid } })).toMatchObject({
+      conversationId: outcome.conversationId,
+      direction: 'outbound',
+      status: 'sent',
+      body: 'Oi, aqui é a Ana da loja',
+    });
+    const turnQ = createQueue(turnQueue, redis, prefix);
+    try {
+      const jobs = await turnQ.getJobs(['delayed', 'waiting', 'active']);
+      expect(jobs.filter((j) => j.data.conversationId === outcome.conversationId)).toEqual([]);
+    } finally {
+      await turnQ.close();
+    }
   });
 
   it("returns a count for a batch, and a single event's outcome as before", async () => {

@@ -21,6 +21,7 @@ import {
   metaError,
   notification,
   orderMessage,
+  messageEchoesNotification,
   otherFieldNotification,
   reactionMessage,
   replyContext,
@@ -612,13 +613,44 @@ describe('extractEvents: deliveries with several items', () => {
         metadata: { display_phone_number: '15550783881', phone_number_id: '106540352242922' },
         user_preferences: [{ wa_id: USER, category: 'marketing_messages', value: 'stop', timestamp: 1731705721 }],
       },
-      'messaging_product=whatsapp',
+      'messaging_product=whatsapp user_preferences=[1]',
     ],
-    ['group_lifecycle_update', { groups: [] }, 'with groups'],
+    ['group_lifecycle_update', { groups: [] }, 'groups=[0]'],
+    ['security', { nested: { event: 'x' } }, 'with no plain fields'],
   ])('skips a %s notice with its plain fields for the log', (field, value, summary) => {
     const events = extractEvents(otherFieldNotification(field, value));
     expect(events).toMatchObject({ messages: [], statuses: [], unrecognized: [] });
     expect(events.skipped).toEqual([{ what: field, detail: `entry[0].changes[0]: ${field} ${summary}` }]);
+  });
+
+  it('reads what the business sent from the WhatsApp Business app as its own message to that user', () => {
+    const wamid = fakeWamid();
+    const text = textMessage({ ...base, wamid, body: 'Oi! Já separei o seu pedido.' });
+    const image = imageMessage({ ...base, caption: 'a foto', fromUserId: null });
+    const events = extractEvents(messageEchoesNotification({ messages: [text, image, { from: USER }] }));
+
+    expect(events.messages).toEqual([
+      {
+        phoneNumberId: PHONE_NUMBER_ID,
+        displayPhoneNumber: DISPLAY_PHONE_NUMBER,
+        waId: USER,
+        wamid,
+        type: 'text',
+        timestamp: SENT_AT,
+        text: 'Oi! Já separei o seu pedido.',
+        raw: expect.objectContaining({ from: DISPLAY_PHONE_NUMBER, to: USER, to_user_id: fakeBsuid(USER) }),
+        fromMe: true,
+      },
+      expect.objectContaining({ type: 'image', text: 'a foto', waId: USER, fromMe: true }),
+    ]);
+    // The third echo has no id, type or timestamp: reported, the others kept.
+    expect(events.unrecognized).toEqual([{ reason: expect.stringMatching(/message_echoes\[2\]/) }]);
+    const toNobody = messageEchoesNotification({ messages: [textMessage({ ...base, body: 'x', fromUserId: null })] });
+    const echo = (toNobody.entry[0]!.changes[0]!.value.message_echoes as Json[])[0]!;
+    delete echo.to;
+    expect(extractEvents(toNobody).unrecognized).toEqual([
+      { reason: expect.stringMatching(/neither to nor to_user_id/) },
+    ]);
   });
 
   it("skips a group's messages, of any type, but not the sender's own chat next to them", () => {

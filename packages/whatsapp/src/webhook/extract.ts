@@ -13,11 +13,13 @@ import {
   isKnownMessageType,
   KnownMessage,
   MESSAGES_FIELD,
+  MessageEchoesValueShell,
   MessageEnvelope,
   MessagesChangeValueShell,
   MessageStatus,
   MetaError,
   OtherMessage,
+  SMB_MESSAGE_ECHOES_FIELD,
   WHATSAPP_BUSINESS_ACCOUNT_OBJECT,
   type Message,
   type SharedContact,
@@ -36,6 +38,11 @@ export interface InboundMessage {
   /** Human-readable summary used as conversation input; null when the message has no text to offer. */
   text: string | null;
   raw: Record<string, unknown>;
+  /**
+   * Sent by the business itself from the WhatsApp Business app (`smb_message_echoes`): `waId` is
+   * then the user it went to. Stored in the conversation as already sent, never answered.
+   */
+  fromMe?: true;
 }
 
 export interface StatusUpdate {
@@ -118,6 +125,7 @@ function collectEntry(entry: unknown, path: string, events: ExtractedEvents): vo
 
 function collectChange(change: unknown, path: string, events: ExtractedEvents): void {
   if (!isRecord(change)) return reject(events, `${path} is ${describeValue(change)}, expected an object`);
+  if (change.field === SMB_MESSAGE_ECHOES_FIELD) return collectEchoes(change.value, `${path}.value`, events);
   if (change.field !== MESSAGES_FIELD) {
     if (isOtherDocumentedField(change.field)) {
       return skip(events, change.field, `${path}: ${change.field} ${describeNotice(change.value)}`);
@@ -184,6 +192,50 @@ function collectMessage(raw: unknown, index: number, context: ChangeContext, eve
     timestamp,
     text: summarizeMessage(message),
     raw: record,
+  });
+}
+
+/**
+ * What the business sent from the WhatsApp Business app, so that the conversation holds both
+ * sides of what was said. An echo is read as a message from the user it went to (`to`, or
+ * `to_user_id` for a username user), flagged `fromMe`.
+ */
+function collectEchoes(value: unknown, path: string, events: ExtractedEvents): void {
+  const shell = MessageEchoesValueShell.safeParse(value);
+  if (!shell.success) return reject(events, `${path}: ${describeIssues(shell.error)}`);
+  const { metadata, message_echoes: echoes } = shell.data;
+  echoes.forEach((raw, index) => {
+    const echoPath = `${path}.message_echoes[${index}]`;
+    if (!isRecord(raw)) return reject(events, `${echoPath} is ${describeValue(raw)}, expected an object`);
+    const { to, to_user_id: toUserId } = raw;
+    const asReceived = {
+      ...raw,
+      from: typeof to === 'string' && to !== '' ? to : undefined,
+      from_user_id: typeof toUserId === 'string' && toUserId !== '' ? toUserId : undefined,
+    };
+    if (asReceived.from === undefined && asReceived.from_user_id === undefined) {
+      return reject(events, `${echoPath}: echo has neither to nor to_user_id`);
+    }
+    const parsed = parseMessage(asReceived);
+    if (!parsed.success) return reject(events, `${echoPath}: ${parsed.reason}`);
+    const { message } = parsed;
+    if (message.group_id !== undefined) {
+      return skip(events, 'group_message', `${echoPath}: echo ${message.id} in group ${message.group_id}`);
+    }
+    const timestamp = unixSecondsToDate(message.timestamp);
+    const waId = message.from ?? message.from_user_id;
+    if (waId === undefined || timestamp === null) return reject(events, `${echoPath}: no recipient or timestamp`);
+    events.messages.push({
+      phoneNumberId: metadata.phone_number_id,
+      ...(metadata.display_phone_number !== undefined && { displayPhoneNumber: metadata.display_phone_number }),
+      waId,
+      wamid: message.id,
+      type: message.type,
+      timestamp,
+      text: summarizeMessage(message),
+      raw,
+      fromMe: true,
+    });
   });
 }
 
@@ -414,7 +466,6 @@ const OTHER_DOCUMENTED_FIELDS = new Set([
   'phone_number_quality_update',
   'security',
   'smb_app_state_sync',
-  'smb_message_echoes',
   'standby',
   'template_category_update',
   'template_correct_category_detection',
@@ -427,22 +478,21 @@ function isOtherDocumentedField(field: unknown): field is string {
 }
 
 /**
- * A notice's plain top-level fields, for the log: `event=APPROVED message_template_name=...`.
- * Nested objects are left out; they can be large, and the event and names say what happened.
+ * A notice's plain top-level fields, for the log: `event=APPROVED message_template_name=...`, a
+ * list by its length (`user_preferences=[1]`). Nested objects are left out: they can be large,
+ * and the event and names say what happened.
  */
 function describeNotice(value: unknown): string {
   if (!isRecord(value)) return describeValue(value);
-  const parts = Object.entries(value)
-    .filter((entry): entry is [string, string | number | boolean] =>
-      ['string', 'number', 'boolean'].includes(typeof entry[1]),
-    )
-    .slice(0, 8)
-    .map(([key, item]) => `${key}=${String(item).slice(0, 120)}`);
-  return parts.length > 0 ? parts.join(' ') : `with ${Object.keys(value).join(', ') || 'no fields'}`;
+  const parts: string[] = [];
+  for (const [key, item] of Object.entries(value)) {
+    if (parts.length === 8) break;
+    if (Array.isArray(item)) parts.push(`${key}=[${item.length}]`);
+    else if (['string', 'number', 'boolean'].includes(typeof item)) parts.push(`${key}=${String(item).slice(0, 120)}`);
+  }
+  return parts.length > 0 ? parts.join(' ') : 'with no plain fields';
 }
 
-// ---------------------------------------------------------------------------------------------
-// Helpers
 // ---------------------------------------------------------------------------------------------
 
 function reject(events: ExtractedEvents, reason: string): void {

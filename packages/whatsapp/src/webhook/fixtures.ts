@@ -81,6 +81,28 @@ export function otherFieldNotification(field: string, value: Json): WebhookPaylo
   };
 }
 
+/**
+ * What a business using the WhatsApp Business app beside the Cloud API sent from the app
+ * (`smb_message_echoes`): each of `messages` (built for the user, as if from them) becomes an
+ * echo from the business number to that user.
+ */
+export function messageEchoesNotification(options: { messages: Json[]; phoneNumberId?: string }): WebhookPayload {
+  const echoes = options.messages.map(({ from, from_user_id: fromUserId, ...rest }) => ({
+    from: DEFAULT_DISPLAY_PHONE_NUMBER,
+    to: from,
+    ...(fromUserId !== undefined && { to_user_id: fromUserId }),
+    ...rest,
+  }));
+  return otherFieldNotification('smb_message_echoes', {
+    messaging_product: 'whatsapp',
+    metadata: {
+      display_phone_number: DEFAULT_DISPLAY_PHONE_NUMBER,
+      phone_number_id: options.phoneNumberId ?? DEFAULT_PHONE_NUMBER_ID,
+    },
+    message_echoes: echoes,
+  });
+}
+
 /** One entry with one `messages` change carrying whatever is given. */
 export function notification(options: NotificationOptions = {}): WebhookPayload {
   return {

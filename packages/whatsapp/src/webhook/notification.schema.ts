@@ -495,6 +495,18 @@ export type WebhookNotification = z.infer<typeof WebhookNotification>;
  * `value` of a messages change with its items left unchecked, so that extraction can validate
  * (and report) each message, status and contact on its own.
  */
+/**
+ * `value` of an `smb_message_echoes` change (a business using the WhatsApp Business app and the
+ * Cloud API on one number): what the business sent from the app, each echo shaped like a message
+ * but with `to` (the user) beside `from` (the business number). Items left unchecked, as above.
+ */
+export const MessageEchoesValueShell = z.looseObject({
+  metadata: Metadata,
+  message_echoes: z.array(z.unknown()),
+});
+
+export const SMB_MESSAGE_ECHOES_FIELD = 'smb_message_echoes';
+
 export const MessagesChangeValueShell = z.looseObject({
   metadata: Metadata,
   contacts: z.array(z.unknown()).optional(),

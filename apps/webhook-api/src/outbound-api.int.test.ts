@@ -95,6 +95,18 @@ describe('POST /api/messages', () => {
     expect((await api('/messages', { to: '5511999990003' })).status).toBe(400);
   });
 
+  it('takes a business-scoped user ID as the recipient, for a user who hides their number', async () => {
+    const to = 'US.13491208655302741918';
+    const res = await api('/messages', { to, from: FROM, text: 'Olá!' });
+    expect(res.status).toBe(202);
+    const row = await db.message.findUniqueOrThrow({
+      where: { id: res.body.messages[0].id },
+      include: { conversation: { include: { contact: true } } },
+    });
+    expect(row.conversation.contact.waId).toBe(to);
+    expect((await api('/messages', { to: 'US.', from: FROM, text: 'x' })).status).toBe(400);
+  });
+
   it('refuses a NUL character anywhere in the request with a 400 naming where, and writes nothing', async () => {
     const to = '5511999990009';
     const inText = await api('/messages', { to, from: FROM, text: 'before\u0000after' });

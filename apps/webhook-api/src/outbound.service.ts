@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { broadcastProgress, requeueFailedSince, writeOutbox, type Db } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import { SEND_PRIORITY, type Producer, type sendQueue } from '@zapflow/queue-contracts';
-import { OutgoingContent, outboundRows, TemplateContent } from '@zapflow/whatsapp';
+import { isBusinessScopedUserId, OutgoingContent, outboundRows, TemplateContent } from '@zapflow/whatsapp';
 import { HttpError } from './http-error';
 
 export interface OutboundApiDeps {
@@ -17,8 +17,16 @@ export interface OutboundApiDeps {
   };
 }
 
-/** A WhatsApp user's number, international format, digits only (as Meta's `wa_id`). */
-const WaId = z.string().regex(/^\d{8,15}$/, 'international format, digits only, e.g. 5511987654321');
+/**
+ * A WhatsApp user: their number, international format, digits only (as Meta's `wa_id`), or the
+ * business-scoped user ID Meta gives a user who hides their number (`US.13491208655302741918`).
+ */
+const WaId = z
+  .string()
+  .max(160)
+  .refine((to) => /^\d{8,15}$/.test(to) || isBusinessScopedUserId(to), {
+    message: 'international format, digits only, e.g. 5511987654321, or a business-scoped user ID (US.1349...)',
+  });
 const From = z.string().min(1).max(64).optional();
 /** At most a week ahead: a delayed send is a pause, not a calendar. */
 const DelayMs = z

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from '@jest/globals';
 import { HttpReceiver, type ReceivedRequest } from '@zapflow/testkit';
 import { CloudApiClient } from './cloud-api.client';
+import { isBusinessScopedUserId } from './cloud-api.payload';
 import { SendError } from './send-error';
 import { OutgoingContent } from './sender';
 
@@ -86,6 +87,24 @@ describe('CloudApiClient.send', () => {
       type: 'text',
       text: { body: 'Sim!', preview_url: false },
     });
+  });
+
+  it('addresses a user known only by their business-scoped user ID through recipient, not to', async () => {
+    for (const bsuid of ['US.13491208655302741918', 'BR.ENT.11815799212886844830', 'IN.abcXYZ123']) {
+      receiver.received.length = 0;
+      await client.send({ channelExternalId: PHONE_NUMBER_ID, to: bsuid, content: { type: 'text', text: 'Oi' } });
+      const { to, ...withoutTo } = envelope;
+      expect(to).toBe(TO);
+      expect(only().json).toEqual({
+        ...withoutTo,
+        recipient: bsuid,
+        type: 'text',
+        text: { body: 'Oi', preview_url: false },
+      });
+    }
+    expect(isBusinessScopedUserId('5511988887777')).toBe(false);
+    expect(isBusinessScopedUserId('us.123')).toBe(false);
+    expect(isBusinessScopedUserId('US.')).toBe(false);
   });
 
   it('escapes the phone number id in the path', async () => {

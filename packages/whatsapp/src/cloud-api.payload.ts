@@ -16,11 +16,31 @@ type Json = Record<string, unknown>;
 /** Captions are accepted on these media types only; audio and stickers take none. */
 const CAPTIONED: readonly MediaType[] = ['image', 'video', 'document'];
 
+/**
+ * A business-scoped user ID: the user's ISO country code, a period, then letters and digits
+ * (`US.13491208655302741918`), or a parent BSUID (`US.ENT.11815799212886844830`). A phone number
+ * is digits only, so the two cannot be mistaken for each other.
+ */
+const BSUID = /^[A-Z]{2}\.(?:ENT\.)?[A-Za-z0-9]+$/;
+
+export function isBusinessScopedUserId(id: string): boolean {
+  return BSUID.test(id);
+}
+
+/**
+ * Who a message goes to. A contact known only by their BSUID (a username user whose number
+ * Meta withholds) is addressed through `recipient`: Meta refuses a BSUID in `to` since February
+ * 2026, when BSUIDs moved to fields of their own.
+ */
+function addressee(to: string): Json {
+  return isBusinessScopedUserId(to) ? { recipient: to } : { to };
+}
+
 export function cloudMessageBody(message: OutgoingMessage): Json {
   return {
     messaging_product: 'whatsapp',
     recipient_type: 'individual',
-    to: message.to,
+    ...addressee(message.to),
     ...(message.replyToProviderMessageId && { context: { message_id: message.replyToProviderMessageId } }),
     ...cloudContent(message.content),
   };

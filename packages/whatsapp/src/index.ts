@@ -9,3 +9,4 @@ export * from './inbox-payload';
 export * from './evolution-api.client';
 export * from './evolution';
 export * from './outbound-payload';
+export { isBusinessScopedUserId } from './cloud-api.payload';

@@ -24,6 +24,7 @@ module.exports = {
     '<rootDir>/test/**/*.test.ts',
   ],
   globalSetup: '<rootDir>/packages/testkit/src/global-setup.ts',
+  globalTeardown: '<rootDir>/packages/testkit/src/global-teardown.ts',
   testTimeout: 60_000,
   // Two cores: two test files at a time; each has its own database and queue prefix.
   maxWorkers: 2,

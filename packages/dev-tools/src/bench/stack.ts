@@ -16,7 +16,7 @@ const ROOT = path.resolve(__dirname, '..', '..', '..', '..');
  */
 const RUNTIME: Partial<Record<string, { flags: string[]; env: Record<string, string> }>> = {
   worker: {
-    flags: ['--max-semi-space-size=8', '--max-old-space-size=192'],
+    flags: ['--max-semi-space-size=32', '--max-old-space-size=192'],
     env: { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' },
   },
 };

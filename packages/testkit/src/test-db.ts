@@ -68,14 +68,17 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   return {
     name,
     url: testDatabaseUrl(name),
-    async drop() {
-      const c = new Client({ connectionString: adminUrl() });
-      await c.connect();
-      try {
-        await c.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
-      } finally {
-        await c.end();
-      }
-    },
+    drop: () => dropDatabase(name),
   };
+}
+
+/** Drops a database of the test suite's, connections and all. */
+export async function dropDatabase(name: string): Promise<void> {
+  const admin = new Client({ connectionString: adminUrl() });
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
 }

@@ -11,7 +11,7 @@ import {
 } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
 import { StoredInboundMessage } from '@zapflow/whatsapp';
-import { followNumberChange } from './number-change.service';
+import { followIdChange } from './number-change.service';
 import type { TurnScheduler } from './turn-scheduler';
 
 export interface InboundDeps {
@@ -35,9 +35,8 @@ export interface InboundOutcome {
  * the attempt that processed it may have died before it asked for the turn.
  */
 export async function handleInboundMessage(deps: InboundDeps, inboxEventId: string): Promise<InboundOutcome> {
-  const input = inboundInput(await getInboxEvent(deps.db, inboxEventId), inboxEventId);
+  const input = await followIdChange(deps, inboundInput(await getInboxEvent(deps.db, inboxEventId), inboxEventId));
   const stored = await storeInboundMessage(deps.db, input);
-  await followNumberChange(deps, input, stored);
   // The business's own messages (sent from its phone, or the echo of ours) are never pending.
   if (stored.pending) await deps.turns.request(stored.conversationId, stored.oldestPendingAt ?? undefined);
   return outcome(deps, inboxEventId, stored);
@@ -71,6 +70,11 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
       result.failed.set(id, error as UnrecoverableError);
     }
   }
+  // Before the batch is stored, so that a new number's message in the same batch finds the
+  // contact already moved. Rare (one system notice per number change), so one at a time.
+  for (const [i, input] of inputs.entries()) {
+    if (input.type === 'system') inputs[i] = await followIdChange(deps, input);
+  }
   const stored = await storeInboundMessages(deps.db, inputs);
   const oldest = new Map<string, Date | undefined>();
   const settled: [string, StoredInbound][] = [];
@@ -81,7 +85,6 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
       continue;
     }
     settled.push([input.inboxEventId, row]);
-    if (input.type === 'system') await followNumberChange(deps, input, row);
     if (!row.pending) continue;
     oldest.set(row.conversationId, earliest(oldest.get(row.conversationId), row.oldestPendingAt ?? undefined));
   }

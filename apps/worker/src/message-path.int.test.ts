@@ -162,6 +162,16 @@ async function queuedReply(body = 'Olá, Maria!', from = `55119${String(++seq).p
   return { id: await commitReply({ conversationId, channelId, inputMessageIds: [messageId] }, body), from };
 }
 
+const nextNumber = () => `55119${String(++seq).padStart(8, '0')}`;
+
+async function contactOf(conversationId: string): Promise<string> {
+  const conversation = await db.conversation.findUniqueOrThrow({
+    where: { id: conversationId },
+    include: { contact: true },
+  });
+  return conversation.contact.waId;
+}
+
 /** A reply queued in an existing conversation, answering its unanswered messages. */
 async function queuedReplyIn(conversationId: string): Promise<string> {
   const { channelId } = await db.conversation.findUniqueOrThrow({ where: { id: conversationId } });
@@ -628,45 +638,55 @@ describe('inbox jobs of several events (a webhook batch)', () => {
   });
 
   it('follows a contact to the number they changed to: their conversation, and a reply still queued', async () => {
-    const number = () => `55119${String(++seq).padStart(8, '0')}`;
-    const [oldNumber, newNumber] = [number(), number()];
+    const [oldNumber, newNumber] = [nextNumber(), nextNumber()];
     const first = await handleInboundMessage(sweepDeps, (await receive('oi', oldNumber)).inboxEventId);
     const reply = await queuedReplyIn(first.conversationId);
     const changed = await receiveMessage(fx.systemMessage({ from: oldNumber, newWaId: newNumber }));
-    // In a batch, as the inbox job handles a webhook delivery.
-    expect((await handleInboundBatch(sweepDeps, [changed.inboxEventId])).left).toEqual([]);
-
-    const later = await handleInboundMessage(sweepDeps, (await receive('sou eu', newNumber)).inboxEventId);
-    expect(later.conversationId).toBe(first.conversationId);
+    // The new number's first message in the same batch as the notice, as one webhook delivery.
+    const hello = await receive('sou eu', newNumber);
+    const batch = await handleInboundBatch(sweepDeps, [hello.inboxEventId, changed.inboxEventId]);
+    expect(batch.left).toEqual([]);
+    expect(batch.done.get(hello.inboxEventId)?.conversationId).toBe(first.conversationId);
+    expect(batch.done.get(changed.inboxEventId)?.conversationId).toBe(first.conversationId);
     await sendOutbound(sendDeps, reply, { isLastAttempt: false });
     expect(graph.accepted.filter((a) => a.body.to === oldNumber)).toEqual([]);
     expect(graph.accepted.filter((a) => a.body.to === newNumber)).toHaveLength(1);
 
-    // WhatsApp gives the old number to someone else, and the notice is handled again (a retry,
-    // alone this time): the stranger keeps a conversation of their own.
+    // Handled again (a retry, alone): stored once, and no contact of the old number left behind.
+    expect(await handleInboundMessage(sweepDeps, changed.inboxEventId)).toMatchObject({
+      conversationId: first.conversationId,
+      isNew: false,
+    });
+    expect(await db.contact.count({ where: { waId: oldNumber } })).toBe(0);
+
+    // WhatsApp gives the old number to someone else: a conversation of their own, and the notice
+    // handled once more moves nobody.
     const stranger = await handleInboundMessage(sweepDeps, (await receive('número novo', oldNumber)).inboxEventId);
     expect(stranger.conversationId).not.toBe(first.conversationId);
     await handleInboundMessage(sweepDeps, changed.inboxEventId);
-    const contactOf = async (conversationId: string) =>
-      (await db.conversation.findUniqueOrThrow({ where: { id: conversationId }, include: { contact: true } })).contact
-        .waId;
     expect(await contactOf(first.conversationId)).toBe(newNumber);
     expect(await contactOf(stranger.conversationId)).toBe(oldNumber);
   });
 
-  it('keeps two contacts apart when the new number wrote before the notice of the change', async () => {
-    const number = () => `55119${String(++seq).padStart(8, '0')}`;
-    const [oldNumber, newNumber] = [number(), number()];
+  it('keeps two contacts apart, the notice in the old conversation, when the new number wrote first', async () => {
+    const [oldNumber, newNumber] = [nextNumber(), nextNumber()];
     const before = await handleInboundMessage(sweepDeps, (await receive('oi', oldNumber)).inboxEventId);
     const already = await handleInboundMessage(sweepDeps, (await receive('oi de novo', newNumber)).inboxEventId);
     const changed = await receiveMessage(fx.systemMessage({ from: oldNumber, newWaId: newNumber }));
-    await handleInboundMessage(sweepDeps, changed.inboxEventId);
-    const waIds = await db.contact.findMany({
-      where: { waId: { in: [oldNumber, newNumber] } },
-      select: { waId: true },
-    });
-    expect(waIds.map((c) => c.waId).sort()).toEqual([oldNumber, newNumber].sort());
-    expect(already.conversationId).not.toBe(before.conversationId);
+    const notice = await handleInboundMessage(sweepDeps, changed.inboxEventId);
+    expect(notice.conversationId).toBe(before.conversationId);
+    expect(await contactOf(before.conversationId)).toBe(oldNumber);
+    expect(await contactOf(already.conversationId)).toBe(newNumber);
+  });
+
+  it('moves nobody for a notice sent before the contact that has the old number now existed', async () => {
+    const [oldNumber, newNumber] = [nextNumber(), nextNumber()];
+    const holder = await handleInboundMessage(sweepDeps, (await receive('oi', oldNumber)).inboxEventId);
+    const sentAt = new Date(Date.now() - 3 * 86_400_000);
+    const changed = await receiveMessage(fx.systemMessage({ from: oldNumber, newWaId: newNumber, timestamp: sentAt }));
+    const notice = await handleInboundMessage(sweepDeps, changed.inboxEventId);
+    expect(await contactOf(holder.conversationId)).toBe(oldNumber);
+    expect(notice.conversationId).not.toBe(holder.conversationId);
   });
 
   it('stores what the business sent from the WhatsApp Business app as its own, sent message, answering nothing', async () => {

@@ -1,31 +1,33 @@
-import { moveContactToNumber, type Db, type InboundBatchInput, type StoredInbound } from '@zapflow/db';
+import { moveContactToNewId, type Db, type InboundBatchInput } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
-import { changedNumberOf } from '@zapflow/whatsapp';
+import { changedIdOf } from '@zapflow/whatsapp';
 
 /**
- * Follows a contact to their new number when a stored message is WhatsApp's notice that they
- * changed it, so the next message from the new number continues the same conversation. Runs on
- * every attempt, not only when the notice is new: an attempt that died after storing it must
- * still move the contact, and moving is idempotent (`moveContactToNumber`).
+ * When a message is WhatsApp's notice that a contact changed number (or business-scoped id),
+ * moves the contact to the new id before the notice is stored, and returns the notice as it
+ * should be stored: under the id the contact now has, so it lands in their conversation, and
+ * their next message, even one in the same batch, continues it. Any other message is returned
+ * as it is. Handled again, the move finds nothing to do and the notice is stored once.
  */
-export async function followNumberChange(
+export async function followIdChange(
   deps: { db: Db; logger: Logger },
-  input: Pick<InboundBatchInput, 'type' | 'payload' | 'waId' | 'inboxEventId'>,
-  stored: StoredInbound,
-): Promise<void> {
-  const toWaId = changedNumberOf({ type: input.type, raw: input.payload });
-  if (toWaId === undefined || toWaId === input.waId) return;
-  const outcome = await moveContactToNumber(deps.db, {
-    conversationId: stored.conversationId,
-    fromWaId: input.waId,
-    toWaId,
+  input: InboundBatchInput,
+): Promise<InboundBatchInput> {
+  const toId = changedIdOf({ type: input.type, raw: input.payload }, input.waId);
+  if (toId === undefined) return input;
+  const outcome = await moveContactToNewId(deps.db, {
+    fromId: input.waId,
+    toId,
+    noticeSentAt: input.waTimestamp,
   });
-  const ids = { inboxEventId: input.inboxEventId, messageId: stored.messageId, conversationId: stored.conversationId };
+  const ids = { inboxEventId: input.inboxEventId, providerMessageId: input.providerMessageId };
   if (outcome === 'moved') deps.logger.info('contact changed number; their conversations follow them', ids);
-  else if (outcome === 'taken') {
+  if (outcome === 'taken') {
     deps.logger.warn(
       'contact changed number, but the new number already has conversations of its own; both are kept apart, merge them by hand if wanted',
       ids,
     );
+    return input;
   }
+  return { ...input, waId: toId };
 }

@@ -1,47 +1,49 @@
 import { query, sql, type Db } from './client';
 
 /**
- * What became of a number change: the contact moved to the new number; the new number already
- * had a contact of its own (it wrote before the notice was handled), so the two stay apart; or
- * the contact no longer has the old number (the notice was handled before).
+ * What became of an id change: the contact moved to the new id; the new id already had a contact
+ * of its own (it wrote before the notice was handled), so the two stay apart; or no contact had
+ * the old id (the notice is the user's first message here, or it was handled before).
  */
-export type NumberChangeOutcome = 'moved' | 'taken' | 'unchanged';
+export type IdChangeOutcome = 'moved' | 'taken' | 'none';
 
 const UNIQUE_VIOLATION = '23505';
 
 /**
- * Moves a contact to the number WhatsApp says they changed to (a `user_changed_number` notice),
- * so that their conversations, history, handoff and opt-out follow them, and replies still queued
- * go to the new number: a send reads the contact's number when it sends.
+ * Moves a contact to the id WhatsApp says they changed to (a `user_changed_number` notice, or a
+ * new business-scoped user id), so that their conversations, history, handoff and opt-out follow
+ * them and replies still queued go to the new id: a send reads the contact's id when it sends.
+ * Run before the notice is stored, so a notice handled again finds the contact already moved.
  *
- * The contact is the one whose conversation holds the notice, found through that conversation
- * rather than by the old number: a notice handled again after the old number was given to
- * someone else moves nobody. When the new number already has a contact, nothing is merged:
- * joining two conversations' histories is a decision for a person, not for a webhook.
+ * Only a contact that existed when the notice was sent moves (created up to a day after it, for
+ * a notice that waited in a backlog): an old number given to someone else months later is that
+ * person's, and a notice handled again then must not move them. When the new id already has a
+ * contact, nothing is merged: joining two histories is a decision for a person.
  */
-export async function moveContactToNumber(
+export async function moveContactToNewId(
   db: Db,
-  change: { conversationId: string; fromWaId: string; toWaId: string },
-): Promise<NumberChangeOutcome> {
+  change: { fromId: string; toId: string; noticeSentAt: Date },
+): Promise<IdChangeOutcome> {
   try {
-    const { rows } = await query<{ found: boolean; moved: boolean }>(
+    const { rows } = await query<{ moved: boolean; remains: boolean }>(
       db,
       sql`
-      WITH target AS (
-        SELECT c.id FROM contacts c JOIN conversations cv ON cv.contact_id = c.id
-        WHERE cv.id = ${change.conversationId}::uuid AND c.wa_id = ${change.fromWaId}),
-      moved AS (
-        UPDATE contacts c SET wa_id = ${change.toWaId}, updated_at = now()
-        FROM target t
-        WHERE c.id = t.id AND NOT EXISTS (SELECT 1 FROM contacts x WHERE x.wa_id = ${change.toWaId})
+      WITH moved AS (
+        UPDATE contacts c SET wa_id = ${change.toId}, updated_at = now()
+        WHERE c.wa_id = ${change.fromId} AND c.created_at <= ${change.noticeSentAt}::timestamptz + interval '1 day'
+          AND NOT EXISTS (SELECT 1 FROM contacts x WHERE x.wa_id = ${change.toId})
         RETURNING c.id)
-      SELECT EXISTS (SELECT 1 FROM target) AS found, EXISTS (SELECT 1 FROM moved) AS moved`,
+      -- The statement's snapshot still shows a moved row under its old id.
+      SELECT EXISTS (SELECT 1 FROM moved) AS moved,
+             EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ${change.fromId}
+                     AND c.created_at <= ${change.noticeSentAt}::timestamptz + interval '1 day'
+                     AND c.id NOT IN (SELECT id FROM moved)) AS remains`,
     );
     const [row] = rows;
     if (row?.moved) return 'moved';
-    return row?.found ? 'taken' : 'unchanged';
+    return row?.remains ? 'taken' : 'none';
   } catch (error) {
-    // The new number's first message inserted its contact while this statement ran.
+    // The new id's first message inserted its contact while this statement ran.
     if ((error as { code?: string }).code === UNIQUE_VIOLATION) return 'taken';
     throw error;
   }

@@ -6,6 +6,6 @@
 export { ACCOUNT_ERROR, extractEvents, summarizeMessage } from './extract';
 export type { ExtractedEvents, InboundMessage, SkippedContent, StatusUpdate } from './extract';
 export * from './notification.schema';
-export { changedNumberOf } from './number-change';
+export { changedIdOf } from './number-change';
 export { unixSecondsToDate } from './timestamp';
 export * as webhookFixtures from './fixtures';

@@ -1,14 +1,26 @@
+import { isBusinessScopedUserId } from '../cloud-api.payload';
 import { SystemMessage } from './notification.schema';
 
 /**
- * The number a contact changed to, from a stored message's raw form: set only for Meta's
- * `user_changed_number` notice (`system.wa_id` holds the new number, `from` the old one), else
- * undefined. `user_changed_user_id` (only the business-scoped id changed) carries no number.
+ * The id a contact now goes by, from a stored message's raw form, for a contact known as
+ * `currentId`; undefined unless the message is Meta's notice that it changed:
+ * - `user_changed_number` (`from` the old number, `system.wa_id` the new one; the older
+ *   `customer_changed_number` gives it as `new_wa_id`);
+ * - for a contact known by a business-scoped user id (a user who hides their number): that id,
+ *   which Meta replaces on a number change (`system.user_id`) and on `user_changed_user_id`.
  */
-export function changedNumberOf(message: { type: string; raw: unknown }): string | undefined {
+export function changedIdOf(message: { type: string; raw: unknown }, currentId: string): string | undefined {
   if (message.type !== 'system') return undefined;
   const parsed = SystemMessage.shape.system.safeParse((message.raw as { system?: unknown } | null)?.system);
-  if (!parsed.success || parsed.data.type !== 'user_changed_number') return undefined;
-  const to = parsed.data.wa_id?.trim();
-  return to ? to : undefined;
+  if (!parsed.success) return undefined;
+  const system = parsed.data;
+  const numberChanged = system.type === 'user_changed_number' || system.type === 'customer_changed_number';
+  if (!numberChanged && system.type !== 'user_changed_user_id') return undefined;
+  const to = isBusinessScopedUserId(currentId)
+    ? system.user_id
+    : numberChanged
+      ? (system.wa_id ?? (system.new_wa_id === undefined ? undefined : String(system.new_wa_id)))
+      : undefined;
+  const trimmed = to?.trim();
+  return trimmed && trimmed !== currentId ? trimmed : undefined;
 }

@@ -1,6 +1,6 @@
 import type { Logger } from '@zapflow/logger';
 import type { NewInboxEvent } from '@zapflow/db';
-import { ACCOUNT_ERROR, extractEvents, type SkippedContent } from '@zapflow/whatsapp';
+import { extractEvents, type SkippedContent } from '@zapflow/whatsapp';
 import { recordAndQueue, type InboxWriter } from './inbox-writer';
 import type { ApiMetrics } from './metrics';
 
@@ -70,7 +70,10 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
       count: unrecognized.length,
     });
   }
-  if (skipped.length) reportSkipped(deps, skipped);
+  // Another deployment's number's notices are that deployment's to report.
+  const ours = skipped.filter((s) => s.phoneNumberId === undefined || allowed(s.phoneNumberId));
+  ignored += skipped.length - ours.length;
+  if (ours.length) reportSkipped(deps, ours);
   if (ignored) {
     deps.logger.info('webhook events for business numbers outside WHATSAPP_PHONE_NUMBER_IDS ignored', { ignored });
   }
@@ -80,29 +83,26 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
     received: events.length + ignored,
     ...outcome,
     ignored,
-    skipped: skipped.length,
+    skipped: ours.length,
     unrecognized: unrecognized.length,
   };
 }
 
 /**
- * Notices from other subscriptions and group messages are expected and worth an info line; an
- * error Meta reports about the account or app is worth an error line, since someone must act.
+ * Notices from other subscriptions and group messages are expected and worth an info line; a
+ * notice about the account or number a warning; an error Meta reports about the account or app
+ * an error line, since someone must act.
  */
 function reportSkipped(deps: IngestDeps, skipped: SkippedContent[]): void {
   for (const { what } of skipped) deps.metrics.webhookSkipped.inc({ provider: 'cloud', what });
-  const errors = skipped.filter((s) => s.what === ACCOUNT_ERROR);
-  const notices = skipped.filter((s) => s.what !== ACCOUNT_ERROR);
-  if (errors.length) {
-    deps.logger.error('Meta reported errors for the WhatsApp account or app; check it in WhatsApp Manager', {
-      errors: errors.slice(0, 5).map((e) => e.detail),
-      count: errors.length,
-    });
-  }
-  if (notices.length) {
-    deps.logger.info('webhook content zapflow does not act on: acknowledged, not stored', {
-      skipped: notices.slice(0, 5).map((n) => n.detail),
-      count: notices.length,
-    });
+  const messages = {
+    error: 'Meta reported errors for the WhatsApp account or app; check it in WhatsApp Manager',
+    warn: 'Meta sent a notice about the WhatsApp account or number; acknowledged, not stored',
+    info: 'webhook content zapflow does not act on: acknowledged, not stored',
+  };
+  for (const level of ['error', 'warn', 'info'] as const) {
+    const items = skipped.filter((s) => s.level === level);
+    if (items.length === 0) continue;
+    deps.logger[level](messages[level], { details: items.slice(0, 5).map((s) => s.detail), count: items.length });
   }
 }

@@ -317,6 +317,14 @@ describe('POST /webhook/whatsapp', () => {
       });
       expect(await res.json()).toMatchObject({ new: 0, ignored: 1 });
       expect(await queuedInboxEvents(inbox)).toHaveLength(0);
+      // Another number's account error is that number's deployment's to report.
+      const errorBody = JSON.stringify(fx.notification({ errors: [fx.metaError({ code: 131000 })] }));
+      const error = await fetch(`http://127.0.0.1:${(s.address() as AddressInfo).port}/webhook/whatsapp`, {
+        method: 'POST',
+        headers: { 'X-Hub-Signature-256': signBody(errorBody, secret) },
+        body: errorBody,
+      });
+      expect(await error.json()).toMatchObject({ skipped: 0, ignored: 1 });
     } finally {
       await new Promise((r) => s.close(r));
     }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { replaceRandomNode, seededRandom } from '@zapflow/testkit';
 import { extractEvents, type ExtractedEvents, type InboundMessage } from './extract';
-import { changedNumberOf } from './number-change';
+import { changedIdOf } from './number-change';
 import {
   adReferral,
   audioMessage,
@@ -202,11 +202,25 @@ describe('extractEvents: message types', () => {
   it("summarises a flow response (nfm_reply) by the fields filled in, without the business's flow_token", () => {
     const response = { flow_token: 'abc', size: 'M', extras: ['gift wrap', 'card'], notes: '', date: null };
     const extracted = extractOne(flowReplyMessage({ ...base, response }));
-    expect(extracted).toMatchObject({ type: 'interactive', text: 'Form reply: size: M; extras: ["gift wrap","card"]' });
+    expect(extracted).toMatchObject({ type: 'interactive', text: 'Form reply: size: M; extras: gift wrap, card' });
     expect(extracted.raw.interactive).toMatchObject({
       type: 'nfm_reply',
       nfm_reply: { response_json: JSON.stringify(response) },
     });
+  });
+
+  it("leaves out a flow response's files and nested objects, and what text cannot hold", () => {
+    const photo = {
+      file_name: 'IMG_5237.jpg',
+      media_id: '790aba14-5f4e-4e1c-9c4a-e7ef2cf9a1b6',
+      cdn_url: 'https://mmg.whatsapp.net/v/t62.7118-24/x',
+      encryption_metadata: { encryption_key: 'key', hmac_key: 'hmac', iv: 'iv', plaintext_hash: 'h' },
+    };
+    const response = { flow_token: 'abc', photos: [photo], address: { street: 'Rua A' }, note: 'a\u0000b\ud800' };
+    const { text } = extractOne(flowReplyMessage({ ...base, response }));
+    expect(text).toBe('Form reply: photos: 1 item(s); note: ab\uFFFD');
+    const long = extractOne(flowReplyMessage({ ...base, response: { notes: 'x'.repeat(5000) } })).text;
+    expect(long).toHaveLength('Form reply: '.length + 2000);
   });
 
   it("falls back to a flow response's body when its response_json has nothing to read", () => {
@@ -270,17 +284,23 @@ describe('extractEvents: message types', () => {
     expect(events.messages[0]).not.toHaveProperty('profileName');
   });
 
-  it('reads the new number of a user_changed_number notice, and none from any other message', () => {
+  it("reads the id a contact now goes by from Meta's notices, and none from any other message", () => {
     const [changed] = extractEvents(
       notification({ messages: [systemMessage({ ...base, newWaId: '16505550000' })] }),
     ).messages;
-    expect(changedNumberOf(changed!)).toBe('16505550000');
-    const idOnly = systemMessage({ ...base, newWaId: '16505550000' });
-    const system = idOnly.system as Json;
-    const userIdChanged = { ...idOnly, system: { ...system, type: 'user_changed_user_id', wa_id: undefined } };
-    expect(changedNumberOf({ type: 'system', raw: userIdChanged })).toBeUndefined();
-    expect(changedNumberOf({ type: 'text', raw: textMessage({ ...base, body: 'x' }) })).toBeUndefined();
-    expect(changedNumberOf({ type: 'system', raw: { system: 'not an object' } })).toBeUndefined();
+    // Known by their number: the new number. Known by their BSUID: the new BSUID.
+    expect(changedIdOf(changed!, USER)).toBe('16505550000');
+    expect(changedIdOf(changed!, fakeBsuid(USER))).toBe(fakeBsuid('16505550000'));
+    const notice = systemMessage({ ...base, newWaId: '16505550000' });
+    const system = notice.system as Json;
+    const userIdChanged = { ...notice, system: { ...system, type: 'user_changed_user_id', wa_id: undefined } };
+    expect(changedIdOf({ type: 'system', raw: userIdChanged }, USER)).toBeUndefined();
+    expect(changedIdOf({ type: 'system', raw: userIdChanged }, fakeBsuid(USER))).toBe(fakeBsuid('16505550000'));
+    const older = { system: { type: 'customer_changed_number', new_wa_id: 16505550001 } };
+    expect(changedIdOf({ type: 'system', raw: older }, USER)).toBe('16505550001');
+    expect(changedIdOf({ type: 'system', raw: { system: { ...system, wa_id: USER } } }, USER)).toBeUndefined();
+    expect(changedIdOf({ type: 'text', raw: textMessage({ ...base, body: 'x' }) }, USER)).toBeUndefined();
+    expect(changedIdOf({ type: 'system', raw: { system: 'not an object' } }, USER)).toBeUndefined();
   });
 
   it('extracts a request_welcome message with null text', () => {
@@ -501,6 +521,8 @@ describe('extractEvents: statuses', () => {
       {
         what: 'account_error',
         detail: expect.stringMatching(/error 131000 \(Something went wrong \/ Unknown error\)/),
+        level: 'error',
+        phoneNumberId: PHONE_NUMBER_ID,
       },
     ]);
   });
@@ -580,7 +602,7 @@ describe('extractEvents: deliveries with several items', () => {
 
     expect(events.messages.map((message) => message.text)).toEqual(['kept']);
     expect(events.skipped).toEqual([
-      { what: 'account_update', detail: 'entry[0].changes[0]: account_update event=VERIFIED_ACCOUNT' },
+      { what: 'account_update', detail: 'entry[0].changes[0]: account_update event=VERIFIED_ACCOUNT', level: 'warn' },
     ]);
     expect(events.unrecognized).toEqual([
       { reason: expect.stringMatching(/entry\[0\]\.changes\[2\]: field "not_a_meta_field" is not handled/) },
@@ -600,11 +622,13 @@ describe('extractEvents: deliveries with several items', () => {
       },
       'event=REJECTED message_template_id=1689556908129832 message_template_name=order_confirmation ' +
         'message_template_language=en-US reason=INVALID_FORMAT',
+      { level: 'info' },
     ],
     [
       'phone_number_quality_update',
       { display_phone_number: '15550783881', event: 'THROUGHPUT_UPGRADE', current_limit: 'TIER_UNLIMITED' },
       'display_phone_number=15550783881 event=THROUGHPUT_UPGRADE current_limit=TIER_UNLIMITED',
+      { level: 'warn' },
     ],
     [
       'user_preferences',
@@ -614,13 +638,14 @@ describe('extractEvents: deliveries with several items', () => {
         user_preferences: [{ wa_id: USER, category: 'marketing_messages', value: 'stop', timestamp: 1731705721 }],
       },
       'messaging_product=whatsapp user_preferences=[1]',
+      { level: 'info', phoneNumberId: '106540352242922' },
     ],
-    ['group_lifecycle_update', { groups: [] }, 'groups=[0]'],
-    ['security', { nested: { event: 'x' } }, 'with no plain fields'],
-  ])('skips a %s notice with its plain fields for the log', (field, value, summary) => {
+    ['group_lifecycle_update', { groups: [] }, 'groups=[0]', { level: 'info' }],
+    ['security', { nested: { event: 'x' } }, 'with no plain fields', { level: 'warn' }],
+  ])('skips a %s notice with its plain fields for the log', (field, value, summary, how) => {
     const events = extractEvents(otherFieldNotification(field, value));
     expect(events).toMatchObject({ messages: [], statuses: [], unrecognized: [] });
-    expect(events.skipped).toEqual([{ what: field, detail: `entry[0].changes[0]: ${field} ${summary}` }]);
+    expect(events.skipped).toEqual([{ what: field, detail: `entry[0].changes[0]: ${field} ${summary}`, ...how }]);
   });
 
   it('reads what the business sent from the WhatsApp Business app as its own message to that user', () => {
@@ -666,8 +691,10 @@ describe('extractEvents: deliveries with several items', () => {
       {
         what: 'group_message',
         detail: expect.stringContaining(`messages[0]: message ${String(inGroup.id)} in group ${groupId}`),
+        level: 'info',
+        phoneNumberId: PHONE_NUMBER_ID,
       },
-      { what: 'group_message', detail: expect.stringContaining('messages[2]') },
+      expect.objectContaining({ what: 'group_message', detail: expect.stringContaining('messages[2]') }),
     ]);
   });
 

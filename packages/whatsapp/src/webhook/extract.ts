@@ -65,6 +65,13 @@ export interface SkippedContent {
   what: string;
   /** For the log line: where in the delivery, and what it said. */
   detail: string;
+  /**
+   * How loudly to log it: `error` for an account error, `warn` for notices about the account or
+   * number (a ban, a review, a quality or security change), `info` for the rest.
+   */
+  level: 'info' | 'warn' | 'error';
+  /** The business number it concerns, when the delivery says (for WHATSAPP_PHONE_NUMBER_IDS). */
+  phoneNumberId?: string;
 }
 
 export interface ExtractedEvents {
@@ -128,7 +135,12 @@ function collectChange(change: unknown, path: string, events: ExtractedEvents): 
   if (change.field === SMB_MESSAGE_ECHOES_FIELD) return collectEchoes(change.value, `${path}.value`, events);
   if (change.field !== MESSAGES_FIELD) {
     if (isOtherDocumentedField(change.field)) {
-      return skip(events, change.field, `${path}: ${change.field} ${describeNotice(change.value)}`);
+      return skip(events, {
+        what: change.field,
+        detail: `${path}: ${change.field} ${describeNotice(change.value)}`,
+        level: NOTICES_NEEDING_ATTENTION.has(change.field) ? 'warn' : 'info',
+        ...phoneNumberIdOf(change.value),
+      });
     }
     return reject(events, `${path}: field ${describeValue(change.field)} is not handled`);
   }
@@ -147,7 +159,7 @@ function collectChange(change: unknown, path: string, events: ExtractedEvents): 
   };
   messages.forEach((message, index) => collectMessage(message, index, context, events));
   statuses.forEach((status, index) => collectStatus(status, index, context, events));
-  errors.forEach((error, index) => reportSystemError(error, `${context.path}.errors[${index}]`, events));
+  errors.forEach((error, index) => reportSystemError(error, index, context, events));
 }
 
 /** Contacts only supply profile names, so a malformed one is reported and otherwise ignored. */
@@ -170,11 +182,7 @@ function collectMessage(raw: unknown, index: number, context: ChangeContext, eve
   const parsed = parseMessage(raw);
   if (!parsed.success) return reject(events, `${path}: ${parsed.reason}`);
   const { message, record } = parsed;
-  // The agent answers one-to-one chats. Answering a group message in the sender's private chat
-  // would carry a group's talk out of the group, so group messages are left to the people in it.
-  if (message.group_id !== undefined) {
-    return skip(events, 'group_message', `${path}: message ${message.id} in group ${message.group_id}`);
-  }
+  if (skippedInGroup(events, path, message, context.phoneNumberId)) return;
 
   // Both are guaranteed by the schema (hasSender, UnixTimestamp); checked again for the compiler.
   const waId = message.from ?? message.from_user_id;
@@ -219,9 +227,7 @@ function collectEchoes(value: unknown, path: string, events: ExtractedEvents): v
     const parsed = parseMessage(asReceived);
     if (!parsed.success) return reject(events, `${echoPath}: ${parsed.reason}`);
     const { message } = parsed;
-    if (message.group_id !== undefined) {
-      return skip(events, 'group_message', `${echoPath}: echo ${message.id} in group ${message.group_id}`);
-    }
+    if (skippedInGroup(events, echoPath, message, metadata.phone_number_id)) return;
     const timestamp = unixSecondsToDate(message.timestamp);
     const waId = message.from ?? message.from_user_id;
     if (waId === undefined || timestamp === null) return reject(events, `${echoPath}: no recipient or timestamp`);
@@ -237,6 +243,21 @@ function collectEchoes(value: unknown, path: string, events: ExtractedEvents): v
       fromMe: true,
     });
   });
+}
+
+/**
+ * The agent answers one-to-one chats. Answering a group message in the sender's private chat
+ * would carry a group's talk out of the group, so group messages are left to the people in it.
+ */
+function skippedInGroup(events: ExtractedEvents, path: string, message: Message, phoneNumberId: string): boolean {
+  if (message.group_id === undefined) return false;
+  skip(events, {
+    what: 'group_message',
+    detail: `${path}: message ${message.id} in group ${message.group_id}`,
+    level: 'info',
+    phoneNumberId,
+  });
+  return true;
 }
 
 type ParsedMessage =
@@ -318,7 +339,9 @@ type FormReply = NonNullable<InteractiveReply['nfm_reply']>;
 /**
  * "Form reply: size: M; colour: red". A Flow's `response_json` holds what the user filled in, and
  * its `body` is only "Sent": without the fields the engine would answer a form it cannot read.
- * `flow_token` is the business's own correlation id, not something the user said.
+ * `flow_token` is the business's own correlation id, not something the user said. Only plain
+ * answers are spelled out: a nested object (a photo or document picker's file carries its CDN
+ * URL and encryption keys) is left out, and a list of them is counted.
  */
 function describeFormReply(reply: FormReply): string | null {
   let response: unknown;
@@ -328,11 +351,35 @@ function describeFormReply(reply: FormReply): string | null {
     return nonBlank(reply.body);
   }
   if (!isRecord(response)) return nonBlank(reply.body);
-  const fields = Object.entries(response)
-    .filter(([key, value]) => key !== 'flow_token' && value !== null && value !== '')
-    .map(([key, value]) => `${key}: ${typeof value === 'object' ? JSON.stringify(value) : String(value)}`);
-  return fields.length > 0 ? `Form reply: ${fields.join('; ')}` : nonBlank(reply.body);
+  const fields: string[] = [];
+  for (const [key, value] of Object.entries(response)) {
+    const answer = key === 'flow_token' ? null : formAnswer(value);
+    if (answer) fields.push(`${readable(key)}: ${answer}`);
+  }
+  const summary = fields.join('; ').slice(0, MAX_FORM_SUMMARY);
+  return summary ? `Form reply: ${summary}` : nonBlank(reply.body);
 }
+
+/** Long enough for any form a person fills in on a phone; a bound on what a payload can make us store. */
+const MAX_FORM_SUMMARY = 2000;
+
+function formAnswer(value: unknown): string | null {
+  if (typeof value === 'string') return nonBlank(readable(value));
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
+  if (!Array.isArray(value) || value.length === 0) return null;
+  const plain = value.every((item) => ['string', 'number', 'boolean'].includes(typeof item));
+  return plain ? value.map((item) => readable(String(item))).join(', ') : `${value.length} item(s)`;
+}
+
+/**
+ * `JSON.parse` turns a `\u0000` or a lone surrogate escape into a real character, which
+ * PostgreSQL refuses in text: dropped, and replaced by U+FFFD.
+ */
+function readable(text: string): string {
+  return text.replaceAll('\u0000', '').replace(LONE_SURROGATE, '\uFFFD');
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 type Location = Extract<KnownMessage, { type: 'location' }>['location'];
 
@@ -423,12 +470,18 @@ function toStatusError(error: MetaError): StatusUpdate['errors'][number] {
  * problems such as a suspended number): understood, so not "unrecognized", but the caller logs
  * them as errors, since someone has to act on them in WhatsApp Manager.
  */
-function reportSystemError(raw: unknown, path: string, events: ExtractedEvents): void {
+function reportSystemError(raw: unknown, index: number, context: ChangeContext, events: ExtractedEvents): void {
+  const path = `${context.path}.errors[${index}]`;
   const result = MetaError.safeParse(raw);
   if (!result.success) return reject(events, `${path}: ${describeIssues(result.error)}`);
   const { code, title, message, error_data } = result.data;
   const text = [title, message, error_data?.details].filter(isString).join(' / ');
-  skip(events, ACCOUNT_ERROR, `${path}: Meta reported error ${code}${text ? ` (${text})` : ''}`);
+  skip(events, {
+    what: ACCOUNT_ERROR,
+    detail: `${path}: Meta reported error ${code}${text ? ` (${text})` : ''}`,
+    level: 'error',
+    phoneNumberId: context.phoneNumberId,
+  });
 }
 
 /** `SkippedContent.what` of an error Meta reports about the account or app. */
@@ -473,6 +526,23 @@ const OTHER_DOCUMENTED_FIELDS = new Set([
   'user_preferences',
 ]);
 
+/** Notices about the account or a number that someone should read: logged as warnings. */
+const NOTICES_NEEDING_ATTENTION = new Set([
+  'account_alerts',
+  'account_review_update',
+  'account_update',
+  'business_capability_update',
+  'phone_number_quality_update',
+  'security',
+]);
+
+/** A notice's business number: most phone-level fields carry `metadata`; account-level ones do not. */
+function phoneNumberIdOf(value: unknown): { phoneNumberId?: string } {
+  const metadata = isRecord(value) ? value.metadata : undefined;
+  const id = isRecord(metadata) ? metadata.phone_number_id : undefined;
+  return typeof id === 'string' && id !== '' ? { phoneNumberId: id } : {};
+}
+
 function isOtherDocumentedField(field: unknown): field is string {
   return typeof field === 'string' && OTHER_DOCUMENTED_FIELDS.has(field);
 }
@@ -499,6 +569,6 @@ function reject(events: ExtractedEvents, reason: string): void {
   events.unrecognized.push({ reason });
 }
 
-function skip(events: ExtractedEvents, what: string, detail: string): void {
-  events.skipped.push({ what, detail });
+function skip(events: ExtractedEvents, content: SkippedContent): void {
+  events.skipped.push(content);
 }

@@ -40,7 +40,8 @@ function appDeps(evolution: AppDeps['evolution']): AppDeps {
     webhook: { appSecret: undefined, verifyToken: undefined, bodyLimitBytes: 64 * 1024 },
     evolution,
     admin: { user: 'admin', password: 'pw' },
-    apiKeys: [],
+    apiKeys: [{ org: 'acme', key: 'secret-key' }],
+    sending: { provider: 'evolution', maxTextChars: 4096 },
     send: new Producer(
       sendQueue,
       queues.find((q) => q.name === sendQueue.name)!,
@@ -303,6 +304,17 @@ describe('POST /webhook/evolution', () => {
     const metrics = await (await fetch(`${base}/metrics`)).text();
     expect(metrics).toMatch(/zapflow_webhook_unrecognized_total\{provider="evolution"\} [1-9]/);
     expect(metrics).toMatch(/zapflow_webhook_events_total\{provider="evolution",kind="message",outcome="new"\} [1-9]/);
+  });
+
+  it('refuses to queue a message for a business-scoped user ID, which Evolution cannot reach', async () => {
+    const res = await fetch(`${base}/api/messages`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer secret-key', 'Content-Type': 'application/json' },
+      body: JSON.stringify({ to: 'US.13491208655302741918', from: INSTANCE, text: 'Olá' }),
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: { code: 'invalid_recipient' } });
+    expect(await db.message.count()).toBe(0);
   });
 
   it('also listens on the per-event URLs Evolution uses with "webhook by events"', async () => {

@@ -82,6 +82,7 @@ export const BroadcastRequest = z.object({
  * the two is mended by the sweeper. Sending itself obeys every limit, like the bot's replies.
  */
 export async function queueMessage(deps: OutboundApiDeps, request: z.infer<typeof MessageRequest>) {
+  assertReachable(deps, [request.to]);
   const content = request.content ?? { type: 'text' as const, text: request.text! };
   const rows = outboundRows(content as OutgoingContent, {
     maxTextChars: deps.sending.maxTextChars,
@@ -102,6 +103,22 @@ export async function queueMessage(deps: OutboundApiDeps, request: z.infer<typeo
   return written.messages.map((m) => m.id);
 }
 
+/**
+ * Only the Cloud API can send to a business-scoped user ID; through Evolution (a WhatsApp Web
+ * session, which knows numbers) such a message could only fail, so it is refused up front.
+ */
+function assertReachable(deps: OutboundApiDeps, recipients: string[]): void {
+  if (deps.sending.provider !== 'evolution') return;
+  const bsuid = recipients.find(isBusinessScopedUserId);
+  if (bsuid) {
+    throw new HttpError(
+      400,
+      'invalid_recipient',
+      `${bsuid} is a business-scoped user ID; Evolution API sends to numbers only`,
+    );
+  }
+}
+
 export async function queueBroadcast(
   deps: OutboundApiDeps,
   request: z.infer<typeof BroadcastRequest>,
@@ -113,6 +130,7 @@ export async function queueBroadcast(
     const template = { ...request.template, ...(components && { components }) };
     if (!byRecipient.has(to)) byRecipient.set(to, template);
   }
+  assertReachable(deps, [...byRecipient.keys()]);
   const written = await writeOutbox(deps.db, {
     ...(await sendingChannel(deps, request.from)),
     messages: [...byRecipient].map(([waId, template]) => ({

@@ -90,7 +90,7 @@ describe('CloudApiClient.send', () => {
   });
 
   it('addresses a user known only by their business-scoped user ID through recipient, not to', async () => {
-    for (const bsuid of ['US.13491208655302741918', 'BR.ENT.11815799212886844830', 'IN.abcXYZ123']) {
+    for (const bsuid of ['US.13491208655302741918', 'BR.ENT.11815799212886844830', 'IN.abcXYZ123', 'us.1-2']) {
       receiver.received.length = 0;
       await client.send({ channelExternalId: PHONE_NUMBER_ID, to: bsuid, content: { type: 'text', text: 'Oi' } });
       const { to, ...withoutTo } = envelope;

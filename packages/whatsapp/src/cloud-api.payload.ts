@@ -28,12 +28,14 @@ export function isBusinessScopedUserId(id: string): boolean {
 }
 
 /**
- * Who a message goes to. A contact known only by their BSUID (a username user whose number
- * Meta withholds) is addressed through `recipient`: Meta refuses a BSUID in `to` since February
- * 2026, when BSUIDs moved to fields of their own.
+ * Who a message goes to. A number (digits only, as Meta's `wa_id`) in `to`; anything else is a
+ * contact known only by their BSUID (a username user whose number Meta withholds), addressed
+ * through `recipient`: Meta refuses a BSUID in `to` since February 2026, when BSUIDs moved to
+ * fields of their own. Deciding by "digits or not" rather than by the BSUID's documented form
+ * keeps an id in a form Meta adds later out of `to`.
  */
 function addressee(to: string): Json {
-  return isBusinessScopedUserId(to) ? { recipient: to } : { to };
+  return /^\d+$/.test(to) ? { to } : { recipient: to };
 }
 
 export function cloudMessageBody(message: OutgoingMessage): Json {

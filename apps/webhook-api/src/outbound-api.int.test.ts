@@ -107,11 +107,14 @@ describe('POST /api/messages', () => {
     expect((await api('/messages', { to: 'US.', from: FROM, text: 'x' })).status).toBe(400);
   });
 
-  it('refuses a NUL character anywhere in the request with a 400 naming where, and writes nothing', async () => {
+  it('refuses a NUL or half a surrogate pair anywhere in the request with a 400 naming where, writing nothing', async () => {
     const to = '5511999990009';
     const inText = await api('/messages', { to, from: FROM, text: 'before\u0000after' });
     expect(inText).toMatchObject({ status: 400, body: { error: { code: 'invalid_request' } } });
     expect(inText.body.error.message).toMatch(/^text: .*NUL/);
+    const halfPair = await api('/messages', { to, from: FROM, content: { type: 'text', text: 'emoji \ud83d cut' } });
+    expect(halfPair.status).toBe(400);
+    expect(halfPair.body.error.message).toMatch(/^content\.text: .*surrogate/);
     const inTemplate = await api('/messages', {
       to,
       from: FROM,

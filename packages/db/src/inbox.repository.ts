@@ -68,6 +68,13 @@ function jsonbText(value: unknown): string {
 
 const UNSTORABLE_CHARACTER = /\0|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
+/** Whether PostgreSQL refuses `text` in a text or jsonb value: it holds a NUL or a lone surrogate. */
+export function isUnstorableText(text: string): boolean {
+  return UNSTORABLE_ONE.test(text);
+}
+
+const UNSTORABLE_ONE = new RegExp(UNSTORABLE_CHARACTER.source);
+
 function storable(value: unknown): unknown {
   if (typeof value === 'string') return value.replace(UNSTORABLE_CHARACTER, '\uFFFD');
   if (Array.isArray(value)) return value.map(storable);

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { Router, type RequestHandler } from 'express';
 import { z } from 'zod';
-import { listManualQueue, releaseConversation, settleManualMessage, type Db } from '@zapflow/db';
+import { isUnstorableText, listManualQueue, releaseConversation, settleManualMessage, type Db } from '@zapflow/db';
 import type { Producer, sendQueue } from '@zapflow/queue-contracts';
 import type { Logger } from '@zapflow/logger';
 import { HttpError } from '../http-error';
@@ -146,35 +146,35 @@ function parseBody<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
     const first = parsed.error.issues[0];
     throw new HttpError(400, 'invalid_request', `${first?.path.join('.') || 'body'}: ${first?.message ?? 'invalid'}`);
   }
-  const nul = pathToNul(parsed.data, []);
-  if (nul) {
+  const unstorable = pathToUnstorable(parsed.data, []);
+  if (unstorable) {
     throw new HttpError(
       400,
       'invalid_request',
-      `${nul.join('.') || 'body'}: contains a NUL character (U+0000), which cannot be stored or sent`,
+      `${unstorable.join('.') || 'body'}: contains a NUL character (U+0000) or half of a surrogate pair, which cannot be stored or sent`,
     );
   }
   return parsed.data;
 }
 
 /**
- * Where a request holds a NUL character, in a value or a key, or null. PostgreSQL refuses NUL in
- * text and jsonb, so without this check such a request would fail at the insert as a 500 that
- * names nothing the caller can fix.
+ * Where a request holds text PostgreSQL refuses in text and jsonb (a NUL character, or a lone
+ * surrogate escaped in the JSON), in a value or a key, or null. Without this check such a
+ * request would fail at the insert as a 500 that names nothing the caller can fix.
  */
-function pathToNul(value: unknown, path: (string | number)[]): (string | number)[] | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path : null;
+function pathToUnstorable(value: unknown, path: (string | number)[]): (string | number)[] | null {
+  if (typeof value === 'string') return isUnstorableText(value) ? path : null;
   if (Array.isArray(value)) {
     for (const [index, item] of value.entries()) {
-      const found = pathToNul(item, [...path, index]);
+      const found = pathToUnstorable(item, [...path, index]);
       if (found) return found;
     }
     return null;
   }
   if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      if (key.includes('\u0000')) return [...path, key];
-      const found = pathToNul(item, [...path, key]);
+      if (isUnstorableText(key)) return [...path, key];
+      const found = pathToUnstorable(item, [...path, key]);
       if (found) return found;
     }
   }

@@ -51,15 +51,20 @@ const recordUnstored = (waId: string, receivedAt: Date) =>
     },
   ]).then(([row]) => db.inboxEvent.update({ where: { id: row!.id }, data: { receivedAt } }));
 
+const nextMillisecond = () => new Promise((resolve) => setTimeout(resolve, 2));
+
 const read = (conversationId: string) =>
   readTurnInputs(db, { conversationId, historyLimit: 3, unstoredWithinMs: 60_000 });
 
 describe("a turn's inputs", () => {
   it('orders pending messages by WhatsApp time, arrival, then the order within a delivery', async () => {
     const waId = newWaId();
-    // Stored in this order, sent (and received) in another.
+    // Stored in this order, sent (and received) in another. History is ordered by created_at, kept
+    // to the millisecond: two stores within one would tie, so each waits for the next one.
     const third = await store(waId, 'três', { waTimestamp: at(2000), arrivedAt: at(2100) });
+    await nextMillisecond();
     const second = await store(waId, 'dois', { waTimestamp: at(1000), arrivedAt: at(1100), arrivalSeq: 2n });
+    await nextMillisecond();
     const first = await store(waId, 'um', { waTimestamp: at(1000), arrivedAt: at(1100), arrivalSeq: 1n });
     const inputs = await read(first.conversationId);
     expect(inputs.pending.map((m) => m.body)).toEqual(['um', 'dois', 'três']);

@@ -71,9 +71,16 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
     }
   }
   // Before the batch is stored, so that a new number's message in the same batch finds the
-  // contact already moved. Rare (one system notice per number change), so one at a time.
+  // contact already moved, and the old number's messages of the batch (sent before the change)
+  // follow it rather than make a contact of the old number again. Rare (one system notice per
+  // number change), so one at a time.
   for (const [i, input] of inputs.entries()) {
-    if (input.type === 'system') inputs[i] = await followIdChange(deps, input);
+    if (input.type !== 'system') continue;
+    const followed = await followIdChange(deps, input);
+    if (followed.waId === input.waId) continue;
+    for (const [j, other] of inputs.entries()) {
+      if (other.waId === input.waId) inputs[j] = j === i ? followed : { ...other, waId: followed.waId };
+    }
   }
   const stored = await storeInboundMessages(deps.db, inputs);
   const oldest = new Map<string, Date | undefined>();

@@ -642,12 +642,15 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     const first = await handleInboundMessage(sweepDeps, (await receive('oi', oldNumber)).inboxEventId);
     const reply = await queuedReplyIn(first.conversationId);
     const changed = await receiveMessage(fx.systemMessage({ from: oldNumber, newWaId: newNumber }));
-    // The new number's first message in the same batch as the notice, as one webhook delivery.
+    // In one batch with the notice: the new number's first message, and one the old number sent
+    // just before the change.
     const hello = await receive('sou eu', newNumber);
-    const batch = await handleInboundBatch(sweepDeps, [hello.inboxEventId, changed.inboxEventId]);
+    const late = await receive('mais uma coisa', oldNumber);
+    const batch = await handleInboundBatch(sweepDeps, [late.inboxEventId, hello.inboxEventId, changed.inboxEventId]);
     expect(batch.left).toEqual([]);
-    expect(batch.done.get(hello.inboxEventId)?.conversationId).toBe(first.conversationId);
-    expect(batch.done.get(changed.inboxEventId)?.conversationId).toBe(first.conversationId);
+    for (const e of [late, hello, changed]) {
+      expect(batch.done.get(e.inboxEventId)?.conversationId).toBe(first.conversationId);
+    }
     await sendOutbound(sendDeps, reply, { isLastAttempt: false });
     expect(graph.accepted.filter((a) => a.body.to === oldNumber)).toEqual([]);
     expect(graph.accepted.filter((a) => a.body.to === newNumber)).toHaveLength(1);

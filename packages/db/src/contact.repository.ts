@@ -25,23 +25,25 @@ export async function moveContactToNewId(
   change: { fromId: string; toId: string; noticeSentAt: Date },
 ): Promise<IdChangeOutcome> {
   try {
-    const { rows } = await query<{ moved: boolean; remains: boolean }>(
+    const { rows } = await query<{ moved: boolean; found: boolean }>(
       db,
       sql`
-      WITH moved AS (
-        UPDATE contacts c SET wa_id = ${change.toId}, updated_at = now()
+      WITH target AS (
+        -- Locked, so that a concurrent move of the same contact is waited for and then seen: a
+        -- row it moved no longer has the old id, and is neither found nor moved here.
+        SELECT c.id FROM contacts c
         WHERE c.wa_id = ${change.fromId} AND c.created_at <= ${change.noticeSentAt}::timestamptz + interval '1 day'
-          AND NOT EXISTS (SELECT 1 FROM contacts x WHERE x.wa_id = ${change.toId})
+        FOR UPDATE),
+      moved AS (
+        UPDATE contacts c SET wa_id = ${change.toId}, updated_at = now()
+        FROM target t
+        WHERE c.id = t.id AND NOT EXISTS (SELECT 1 FROM contacts x WHERE x.wa_id = ${change.toId})
         RETURNING c.id)
-      -- The statement's snapshot still shows a moved row under its old id.
-      SELECT EXISTS (SELECT 1 FROM moved) AS moved,
-             EXISTS (SELECT 1 FROM contacts c WHERE c.wa_id = ${change.fromId}
-                     AND c.created_at <= ${change.noticeSentAt}::timestamptz + interval '1 day'
-                     AND c.id NOT IN (SELECT id FROM moved)) AS remains`,
+      SELECT EXISTS (SELECT 1 FROM moved) AS moved, EXISTS (SELECT 1 FROM target) AS found`,
     );
     const [row] = rows;
     if (row?.moved) return 'moved';
-    return row?.remains ? 'taken' : 'none';
+    return row?.found ? 'taken' : 'none';
   } catch (error) {
     // The new id's first message inserted its contact while this statement ran.
     if ((error as { code?: string }).code === UNIQUE_VIOLATION) return 'taken';

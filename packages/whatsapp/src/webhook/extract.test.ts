@@ -221,6 +221,9 @@ describe('extractEvents: message types', () => {
     expect(text).toBe('Form reply: photos: 1 item(s); note: ab\uFFFD');
     const long = extractOne(flowReplyMessage({ ...base, response: { notes: 'x'.repeat(5000) } })).text;
     expect(long).toHaveLength('Form reply: '.length + 2000);
+    // An emoji across the cut is left out whole, not halved.
+    const emoji = extractOne(flowReplyMessage({ ...base, response: { notes: `${'x'.repeat(1992)}😀😀` } })).text;
+    expect(emoji).toBe(`Form reply: notes: ${'x'.repeat(1992)}`);
   });
 
   it("falls back to a flow response's body when its response_json has nothing to read", () => {

@@ -356,12 +356,19 @@ function describeFormReply(reply: FormReply): string | null {
     const answer = key === 'flow_token' ? null : formAnswer(value);
     if (answer) fields.push(`${readable(key)}: ${answer}`);
   }
-  const summary = fields.join('; ').slice(0, MAX_FORM_SUMMARY);
+  const summary = cut(fields.join('; '), MAX_FORM_SUMMARY);
   return summary ? `Form reply: ${summary}` : nonBlank(reply.body);
 }
 
 /** Long enough for any form a person fills in on a phone; a bound on what a payload can make us store. */
 const MAX_FORM_SUMMARY = 2000;
+
+/** The first `max` UTF-16 units of `text`, without half of a surrogate pair at the end. */
+function cut(text: string, max: number): string {
+  if (text.length <= max) return text;
+  const last = text.charCodeAt(max - 1);
+  return text.slice(0, last >= 0xd800 && last <= 0xdbff ? max - 1 : max);
+}
 
 function formAnswer(value: unknown): string | null {
   if (typeof value === 'string') return nonBlank(readable(value));

@@ -70,6 +70,8 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
       count: unrecognized.length,
     });
   }
+  // Messages and statuses, whether for our numbers or not; skipped content is counted apart.
+  const received = events.length + ignored;
   // Another deployment's number's notices are that deployment's to report.
   const ours = skipped.filter((s) => s.phoneNumberId === undefined || allowed(s.phoneNumberId));
   ignored += skipped.length - ours.length;
@@ -80,7 +82,7 @@ export async function ingestCloudNotification(deps: IngestDeps, body: unknown): 
 
   const outcome = await recordAndQueue(deps, 'cloud', events);
   return {
-    received: events.length + ignored,
+    received,
     ...outcome,
     ignored,
     skipped: ours.length,

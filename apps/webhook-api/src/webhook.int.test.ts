@@ -324,7 +324,7 @@ describe('POST /webhook/whatsapp', () => {
         headers: { 'X-Hub-Signature-256': signBody(errorBody, secret) },
         body: errorBody,
       });
-      expect(await error.json()).toMatchObject({ skipped: 0, ignored: 1 });
+      expect(await error.json()).toMatchObject({ received: 0, skipped: 0, ignored: 1 });
     } finally {
       await new Promise((r) => s.close(r));
     }

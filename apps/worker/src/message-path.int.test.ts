@@ -112,18 +112,8 @@ beforeEach(async () => {
 let seq = 0;
 /** What the webhook does: extract a delivery's messages and record them in the inbox. */
 async function receive(body: string, from = `55119${String(++seq).padStart(8, '0')}`) {
-  const payload = fx.messagesNotification({ profileName: 'Maria Silva', messages: [fx.textMessage({ from, body })] });
-  const [message] = extractEvents(payload).messages;
-  const [row] = await recordInboxEvents(db, [
-    {
-      provider: 'cloud',
-      kind: 'message',
-      channelKey: message!.phoneNumberId,
-      dedupeKey: message!.wamid,
-      payload: message,
-    },
-  ]);
-  return { inboxEventId: row!.id, from, wamid: message!.wamid };
+  const delivery = fx.messagesNotification({ profileName: 'Maria Silva', messages: [fx.textMessage({ from, body })] });
+  return { ...(await recordExtracted(delivery)), from };
 }
 
 /** `receive` for any message of Meta's: records it in the inbox as the webhook does. */

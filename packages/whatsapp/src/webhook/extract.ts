@@ -484,15 +484,12 @@ function reportSystemError(raw: unknown, index: number, context: ChangeContext, 
   const { code, title, message, error_data } = result.data;
   const text = [title, message, error_data?.details].filter(isString).join(' / ');
   skip(events, {
-    what: ACCOUNT_ERROR,
+    what: 'account_error',
     detail: `${path}: Meta reported error ${code}${text ? ` (${text})` : ''}`,
     level: 'error',
     phoneNumberId: context.phoneNumberId,
   });
 }
-
-/** `SkippedContent.what` of an error Meta reports about the account or app. */
-export const ACCOUNT_ERROR = 'account_error';
 
 /**
  * The other fields a WhatsApp Business Account app can subscribe to (Meta's webhook reference).

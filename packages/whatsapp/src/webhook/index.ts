@@ -3,7 +3,7 @@
  * `extractEvents` is the entry point; the schemas are exported for callers that validate or type
  * payloads themselves, and `webhookFixtures` builds realistic payloads for tests.
  */
-export { ACCOUNT_ERROR, extractEvents, summarizeMessage } from './extract';
+export { extractEvents, summarizeMessage } from './extract';
 export type { ExtractedEvents, InboundMessage, SkippedContent, StatusUpdate } from './extract';
 export * from './notification.schema';
 export { changedIdOf } from './number-change';

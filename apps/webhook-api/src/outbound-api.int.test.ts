@@ -107,6 +107,25 @@ describe('POST /api/messages', () => {
     expect((await api('/messages', { to: 'US.', from: FROM, text: 'x' })).status).toBe(400);
   });
 
+  it('sends to a BSUID recorded on a contact known by number through that contact, opt-out and all', async () => {
+    const [phone, bsuid] = ['5511999990021', 'BR.80417736205590012345'];
+    await db.contact.create({ data: { waId: phone, userId: bsuid } });
+    const res = await api('/messages', { to: bsuid, from: FROM, text: 'Olá de novo' });
+    expect(res.status).toBe(202);
+    const row = await db.message.findUniqueOrThrow({
+      where: { id: res.body.messages[0].id },
+      include: { conversation: { include: { contact: true } } },
+    });
+    expect(row.conversation.contact.waId).toBe(phone);
+    expect(await db.contact.count({ where: { waId: bsuid } })).toBe(0);
+
+    await db.contact.update({ where: { waId: phone }, data: { optedOutAt: new Date() } });
+    expect(await api('/messages', { to: bsuid, text: 'promo' })).toMatchObject({
+      status: 409,
+      body: { error: { code: 'opted_out', message: expect.stringContaining(bsuid) } },
+    });
+  });
+
   it('refuses a NUL or half a surrogate pair anywhere in the request with a 400 naming where, writing nothing', async () => {
     const to = '5511999990009';
     const inText = await api('/messages', { to, from: FROM, text: 'before\u0000after' });
@@ -187,6 +206,24 @@ describe('POST /api/broadcasts', () => {
       done: true,
       counts: { queued: 0, delivered: 1, manual: 1 },
     });
+  });
+
+  it('sends one message to a contact named by both their number and their BSUID', async () => {
+    const [phone, bsuid] = ['5511999991031', 'BR.80417736205590067890'];
+    await db.contact.create({ data: { waId: phone, userId: bsuid } });
+    const res = await api('/broadcasts', {
+      template: { name: 'promo_novembro', language: 'pt_BR' },
+      recipients: [bsuid, phone, '5511999991032'],
+    });
+    expect(res).toMatchObject({
+      status: 202,
+      body: { requested: 3, queued: 2, skipped: { optedOut: 0, duplicates: 1 } },
+    });
+    const rows = await db.message.findMany({
+      where: { broadcastId: res.body.id },
+      include: { conversation: { include: { contact: true } } },
+    });
+    expect(rows.map((r) => r.conversation.contact.waId).sort()).toEqual([phone, '5511999991032']);
   });
 
   it('answers 404 for an unknown broadcast and 400 for a bad id or an empty list', async () => {

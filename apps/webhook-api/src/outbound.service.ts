@@ -155,7 +155,11 @@ export async function queueBroadcast(
     id: written.broadcastId!,
     requested: request.recipients.length,
     queued: written.messages.length,
-    skipped: { optedOut: written.optedOut.length, duplicates: request.recipients.length - byRecipient.size },
+    skipped: {
+      optedOut: written.optedOut.length,
+      // Repeats, and a contact's second id (their number and their BSUID both listed).
+      duplicates: request.recipients.length - byRecipient.size + written.sameContact,
+    },
   };
 }
 

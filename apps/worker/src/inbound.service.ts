@@ -79,7 +79,8 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
     const followed = await followIdChange(deps, input);
     if (followed.waId === input.waId) continue;
     for (const [j, other] of inputs.entries()) {
-      if (other.waId === input.waId) inputs[j] = j === i ? followed : { ...other, waId: followed.waId };
+      if (other.waId !== input.waId) continue;
+      inputs[j] = j === i ? followed : { ...other, waId: followed.waId, userId: followed.userId };
     }
   }
   const stored = await storeInboundMessages(deps.db, inputs);
@@ -120,6 +121,7 @@ function inboundInput(event: InboxEventRow | null, inboxEventId: string): Inboun
     channelExternalId: m.phoneNumberId,
     displayPhoneNumber: m.displayPhoneNumber,
     waId: m.waId,
+    userId: m.userId,
     profileName: m.profileName,
     providerMessageId: m.wamid,
     type: m.type,

@@ -641,6 +641,8 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     for (const e of [late, hello, changed]) {
       expect(batch.done.get(e.inboxEventId)?.conversationId).toBe(first.conversationId);
     }
+    // The new number's BSUID, not the old one the notice and the late message came with.
+    expect((await db.contact.findUniqueOrThrow({ where: { waId: newNumber } })).userId).toBe(fx.fakeBsuid(newNumber));
     await sendOutbound(sendDeps, reply, { isLastAttempt: false });
     expect(graph.accepted.filter((a) => a.body.to === oldNumber)).toEqual([]);
     expect(graph.accepted.filter((a) => a.body.to === newNumber)).toHaveLength(1);
@@ -659,6 +661,37 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     await handleInboundMessage(sweepDeps, changed.inboxEventId);
     expect(await contactOf(first.conversationId)).toBe(newNumber);
     expect(await contactOf(stranger.conversationId)).toBe(oldNumber);
+  });
+
+  it('answers a user who hides their number behind a username in the conversation their number began', async () => {
+    const phone = nextNumber();
+    const first = await handleInboundMessage(sweepDeps, (await receive('oi', phone)).inboxEventId);
+    // Meta withholds the number: `from_user_id` (the BSUID it sent beside the number) is all there is.
+    const hidden = fx.textMessage({ from: phone, body: 'voltei' });
+    delete hidden.from;
+    const later = await handleInboundMessage(sweepDeps, (await receiveMessage(hidden)).inboxEventId);
+    expect(later.conversationId).toBe(first.conversationId);
+    await sendOutbound(sendDeps, await queuedReplyIn(first.conversationId), { isLastAttempt: false });
+    expect(graph.accepted.filter((a) => a.body.to === phone)).toHaveLength(1);
+    expect(await db.contact.count({ where: { waId: fx.fakeBsuid(phone) } })).toBe(0);
+  });
+
+  it("follows a username user's contact, known by number, to the BSUID a number change gives them", async () => {
+    const [phone, newPhone] = [nextNumber(), nextNumber()];
+    const first = await handleInboundMessage(sweepDeps, (await receive('oi', phone)).inboxEventId);
+    // The notice without either number: the old BSUID in `from_user_id`, the new in `system.user_id`.
+    const notice = fx.systemMessage({ from: phone, newWaId: newPhone });
+    delete notice.from;
+    delete (notice.system as Record<string, unknown>).wa_id;
+    const changed = await handleInboundMessage(sweepDeps, (await receiveMessage(notice)).inboxEventId);
+    expect(changed.conversationId).toBe(first.conversationId);
+    const later = fx.textMessage({ from: newPhone, body: 'sou eu' });
+    delete later.from;
+    const hello = await handleInboundMessage(sweepDeps, (await receiveMessage(later)).inboxEventId);
+    expect(hello.conversationId).toBe(first.conversationId);
+    expect(await db.contact.findUniqueOrThrow({ where: { waId: phone } })).toMatchObject({
+      userId: fx.fakeBsuid(newPhone),
+    });
   });
 
   it('keeps two contacts apart, the notice in the old conversation, when the new number wrote first', async () => {

@@ -5,6 +5,12 @@ export interface InboundMessageInput {
   channelExternalId: string;
   displayPhoneNumber?: string | undefined;
   waId: string;
+  /**
+   * The sender's business-scoped user id (BSUID), when Meta sent one. A contact is found by
+   * `waId` or by this, so a user known by their number who later writes with a username (the
+   * BSUID alone) stays one contact; sent beside a number, it is recorded on the contact.
+   */
+  userId?: string | undefined;
   profileName?: string | undefined;
   providerMessageId: string;
   type: string;
@@ -32,6 +38,14 @@ const ASKS_NO_ANSWER = new Set(['reaction', 'system']);
 export function inboundStatus(input: Pick<InboundMessageInput, 'type' | 'fromMe'>): 'sent' | 'noted' | 'received' {
   if (input.fromMe) return 'sent';
   return ASKS_NO_ANSWER.has(input.type) ? 'noted' : 'received';
+}
+
+/**
+ * The BSUID to record on the message's contact: one Meta sent beside a phone number. Without a
+ * number the BSUID is the contact's id already.
+ */
+export function scopedUserId(input: Pick<InboundMessageInput, 'waId' | 'userId'>): string | null {
+  return input.userId !== undefined && input.userId !== input.waId ? input.userId : null;
 }
 
 /** What storing an inbound message decided. */
@@ -63,6 +77,8 @@ export async function storeInboundMessage(
 ): Promise<StoredInbound> {
   const direction = input.fromMe ? 'outbound' : 'inbound';
   const arrivedAt = input.arrivedAt ?? new Date();
+  const userId = input.userId ?? null;
+  const scopedId = scopedUserId(input);
   const [row] = await insertOrGet(
     async () =>
       (
@@ -77,11 +93,17 @@ export async function storeInboundMessage(
       SELECT id FROM ch_new
       UNION ALL SELECT id FROM channels WHERE provider = ${input.provider} AND external_id = ${input.channelExternalId}
       LIMIT 1),
+    -- The contact with this id, or else the one this BSUID was recorded on (see InboundMessageInput).
+    ct_old AS (
+      SELECT id, 1 AS rank FROM contacts WHERE wa_id = ${input.waId}
+      UNION ALL
+      SELECT id, 2 FROM contacts WHERE user_id = ${userId}::text AND user_id IS NOT NULL),
     ct_new AS (
-      INSERT INTO contacts (wa_id, profile_name) VALUES (${input.waId}, ${input.profileName ?? null})
-      ON CONFLICT (wa_id) DO NOTHING RETURNING id),
+      INSERT INTO contacts (wa_id, user_id, profile_name)
+      SELECT ${input.waId}, ${userId}::text, ${input.profileName ?? null} WHERE NOT EXISTS (SELECT 1 FROM ct_old)
+      ON CONFLICT DO NOTHING RETURNING id),
     ct AS (
-      SELECT id FROM ct_new UNION ALL SELECT id FROM contacts WHERE wa_id = ${input.waId} LIMIT 1),
+      SELECT id FROM ct_new UNION ALL (SELECT id FROM ct_old ORDER BY rank LIMIT 1) LIMIT 1),
     cv_new AS (
       INSERT INTO conversations (channel_id, contact_id, last_inbound_at, last_activity_at)
       -- The business's own message opens no customer-service window.
@@ -100,12 +122,21 @@ export async function storeInboundMessage(
       FROM cv, ch
       ON CONFLICT (channel_id, provider_message_id) DO NOTHING
       RETURNING id, conversation_id, channel_id, status = 'received' AS pending),
+    -- A BSUID sent beside the number, to record on the contact: unless another contact holds it
+    -- (one first known by it, before the number was seen), which stays theirs.
+    scoped AS (
+      SELECT ${scopedId}::text AS user_id
+      WHERE ${scopedId}::text IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM contacts o WHERE o.user_id = ${scopedId}::text AND o.user_id IS NOT NULL)),
     -- Only with a new message (a redelivered old one must not bring back an old name), and only
-    -- when the name changed: the common case writes (and locks) nothing.
+    -- when the name or the BSUID changed: the common case writes (and locks) nothing.
     ct_name AS (
-      UPDATE contacts SET profile_name = ${input.profileName ?? null}, updated_at = now()
-      WHERE id = (SELECT id FROM ct) AND ${input.profileName ?? null}::text IS NOT NULL
-        AND profile_name IS DISTINCT FROM ${input.profileName ?? null} AND EXISTS (SELECT 1 FROM msg_new)
+      UPDATE contacts
+      SET profile_name = coalesce(${input.profileName ?? null}::text, profile_name),
+          user_id = coalesce((SELECT user_id FROM scoped), user_id), updated_at = now()
+      WHERE id = (SELECT id FROM ct) AND EXISTS (SELECT 1 FROM msg_new)
+        AND ((${input.profileName ?? null}::text IS NOT NULL AND profile_name IS DISTINCT FROM ${input.profileName ?? null})
+             OR EXISTS (SELECT 1 FROM scoped))
       RETURNING id),
     msg AS (
       SELECT id, conversation_id, channel_id, pending, true AS is_new FROM msg_new
@@ -163,15 +194,23 @@ export async function ensureChannel(
 /**
  * Runs an insert-or-select. When a concurrent insert of the same key commits after this
  * statement's snapshot, the insert conflicts and the select cannot see the row yet: the next
- * statement can, so one more try settles it.
+ * statement can, so one more try settles it. So too when an update of the statement meets such
+ * a row (a contact's BSUID recorded by another message meanwhile): a unique violation.
  */
 async function insertOrGet<Row>(query: () => Promise<Row[]>): Promise<Row[]> {
   for (let attempt = 1; ; attempt++) {
-    const rows = await query();
-    if (rows.length > 0) return rows;
+    try {
+      const rows = await query();
+      if (rows.length > 0) return rows;
+    } catch (error) {
+      if ((error as { code?: string }).code !== UNIQUE_VIOLATION || attempt === 3) throw error;
+      continue;
+    }
     if (attempt === 3) throw new Error('insert-or-get found no row after 3 tries');
   }
 }
+
+const UNIQUE_VIOLATION = '23505';
 
 /** A conversation with its business number and contact: what a turn reads before its lock. */
 export interface TurnConversation {

@@ -193,4 +193,95 @@ describe('storing a batch of inbound messages in one statement', () => {
     expect(await db.message.count({ where: { conversationId: { in: conversations.map((c) => c.id) } } })).toBe(24);
     for (const batch of batches) for (const input of batch) expect(await processed(input.inboxEventId)).toBe(true);
   });
+
+  describe('a user known by their number and by their business-scoped user id (BSUID)', () => {
+    let bsuidSeq = 0;
+    const newBsuid = () => `BR.${Date.now()}${String(++bsuidSeq).padStart(4, '0')}`;
+    const contactOf = async (conversationId: string) =>
+      (await db.conversation.findUniqueOrThrow({ where: { id: conversationId }, include: { contact: true } })).contact;
+
+    // Each case runs through the batch statement and through the one-message statement the
+    // worker falls back to: both must settle the contact the same way.
+    const ways = [
+      ['in a batch', async (input: InboundBatchInput) => (await storeInboundMessages(db, [input]))[0]!],
+      ['alone', (input: InboundBatchInput) => storeInboundMessage(db, input)],
+    ] as const;
+
+    it.each(ways)(
+      'keeps one contact when a user known by their number later writes with the BSUID alone (%s)',
+      async (_, store) => {
+        const [phone, bsuid] = [newWaId(), newBsuid()];
+        const first = await store(await inbound(phone, { userId: bsuid }));
+        expect(await contactOf(first.conversationId)).toMatchObject({ waId: phone, userId: bsuid });
+        // A username user: Meta withholds the number, `from_user_id` is all there is.
+        const later = await store(await inbound(bsuid, { userId: bsuid, profileName: 'Ana (username)' }));
+        expect(later.conversationId).toBe(first.conversationId);
+        expect(await contactOf(later.conversationId)).toMatchObject({ waId: phone, profileName: 'Ana (username)' });
+        expect(await db.contact.count({ where: { waId: bsuid } })).toBe(0);
+      },
+    );
+
+    it.each(ways)(
+      'keeps one contact when a user first known by the BSUID later shows their number (%s)',
+      async (_, store) => {
+        const [phone, bsuid] = [newWaId(), newBsuid()];
+        const first = await store(await inbound(bsuid, { userId: bsuid }));
+        expect(await contactOf(first.conversationId)).toMatchObject({ waId: bsuid, userId: bsuid });
+        const later = await store(await inbound(phone, { userId: bsuid }));
+        expect(later.conversationId).toBe(first.conversationId);
+        expect(await db.contact.count({ where: { waId: phone } })).toBe(0);
+      },
+    );
+
+    it.each(ways)('records the BSUID on a contact known before BSUIDs, and its change (%s)', async (_, store) => {
+      const [phone, bsuid, changed] = [newWaId(), newBsuid(), newBsuid()];
+      const before = await store(await inbound(phone));
+      expect((await contactOf(before.conversationId)).userId).toBeNull();
+      await store(await inbound(phone, { userId: bsuid }));
+      expect((await contactOf(before.conversationId)).userId).toBe(bsuid);
+      await store(await inbound(phone, { userId: changed, waTimestamp: new Date(Date.now() + 1000) }));
+      expect((await contactOf(before.conversationId)).userId).toBe(changed);
+    });
+
+    it.each(ways)(
+      'leaves a BSUID with the contact first known by it, and the number with its own (%s)',
+      async (_, store) => {
+        // Made before BSUIDs were recorded beside numbers: two contacts of one user, one per id
+        // (the migration gave the BSUID's contact its id as its BSUID).
+        const [phone, bsuid] = [newWaId(), newBsuid()];
+        const byNumber = await db.contact.create({ data: { waId: phone } });
+        const byBsuid = await db.contact.create({ data: { waId: bsuid, userId: bsuid } });
+        const both = await store(await inbound(phone, { userId: bsuid }));
+        expect((await contactOf(both.conversationId)).id).toBe(byNumber.id);
+        expect((await db.contact.findUniqueOrThrow({ where: { id: byNumber.id } })).userId).toBeNull();
+        const alone = await store(await inbound(bsuid, { userId: bsuid }));
+        expect((await contactOf(alone.conversationId)).id).toBe(byBsuid.id);
+      },
+    );
+
+    it('leaves a BSUID alone in a batch to the one-at-a-time path when the number beside it records it', async () => {
+      // Known by number before BSUIDs: the batch's message with the number records it, and
+      // the one without must then find that contact, not make one of its own first.
+      const [phone, bsuid] = [newWaId(), newBsuid()];
+      const known = await db.contact.create({ data: { waId: phone } });
+      const batch = [await inbound(bsuid, { userId: bsuid }), await inbound(phone, { userId: bsuid })];
+      const stored = await storeInboundMessages(db, batch);
+      expect(stored[0]).toBeUndefined();
+      expect((await contactOf(stored[1]!.conversationId)).id).toBe(known.id);
+      const alone = await storeInboundMessage(db, batch[0]!);
+      expect(alone.conversationId).toBe(stored[1]!.conversationId);
+      expect(await db.contact.count({ where: { waId: bsuid } })).toBe(0);
+    });
+
+    it('makes one contact of a new user whose number and BSUID alone arrive in one batch', async () => {
+      const [phone, bsuid] = [newWaId(), newBsuid()];
+      const stored = await storeInboundMessages(db, [
+        await inbound(bsuid, { userId: bsuid }),
+        await inbound(phone, { userId: bsuid }),
+      ]);
+      expect(stored[0]!.conversationId).toBe(stored[1]!.conversationId);
+      expect(await contactOf(stored[0]!.conversationId)).toMatchObject({ waId: phone, userId: bsuid });
+      expect(await db.contact.count({ where: { waId: bsuid } })).toBe(0);
+    });
+  });
 });

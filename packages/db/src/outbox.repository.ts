@@ -28,6 +28,14 @@ export interface OutboxWritten {
   messages: { id: string; waId: string }[];
   /** Recipients left out because they opted out. */
   optedOut: string[];
+  /** Broadcast recipients left out because another id of the same contact came first. */
+  sameContact: number;
+}
+
+/** The first message for each contact, in order. */
+function firstPerContact(messages: NewOutbound[], contactOf: (waId: string) => string): NewOutbound[] {
+  const seen = new Set<string>();
+  return messages.filter((m) => !seen.has(contactOf(m.waId)) && seen.add(contactOf(m.waId)));
 }
 
 /**
@@ -38,10 +46,29 @@ export interface OutboxWritten {
  */
 export async function writeOutbox(db: Db, write: OutboxWrite): Promise<OutboxWritten> {
   const channelId = await ensureChannel(db, write.provider, write.channelExternalId);
-  const waIds = [...new Set(write.messages.map((m) => m.waId))];
+  const requested = [...new Set(write.messages.map((m) => m.waId))];
   return db.$transaction(
     async (tx) => {
-      await tx.$executeRaw`INSERT INTO contacts (wa_id) SELECT unnest(${waIds}::text[]) ON CONFLICT (wa_id) DO NOTHING`;
+      // A BSUID recorded on a contact known by its number names that contact, its opt-out
+      // included (storeInboundMessage records it). A contact with that id of its own keeps it.
+      const aliases = new Map(
+        (
+          await tx.$queryRaw<{ userId: string; waId: string }[]>`
+            SELECT c.user_id AS "userId", c.wa_id AS "waId" FROM contacts c
+            WHERE c.user_id = ANY(${requested}::text[]) AND c.user_id IS NOT NULL
+              AND NOT EXISTS (SELECT 1 FROM contacts x WHERE x.wa_id = c.user_id)`
+        ).map((row) => [row.userId, row.waId]),
+      );
+      const contactOf = (waId: string) => aliases.get(waId) ?? waId;
+      // A broadcast gives each contact one message, even when it names them by both ids.
+      const wanted = write.broadcast ? firstPerContact(write.messages, contactOf) : write.messages;
+      const waIds = [...new Set(wanted.map((m) => contactOf(m.waId)))];
+      // A new contact named by a BSUID (the API takes digits or a BSUID) records it as its BSUID,
+      // as an inbound one does, so that their number, when it shows up beside it, finds them.
+      await tx.$executeRaw`
+        INSERT INTO contacts (wa_id, user_id)
+        SELECT w, CASE WHEN w !~ '^[0-9]+$' THEN w END FROM unnest(${waIds}::text[]) AS w
+        ON CONFLICT DO NOTHING`;
       await tx.$executeRaw`
         INSERT INTO conversations (channel_id, contact_id)
         SELECT ${channelId}::uuid, id FROM contacts WHERE wa_id = ANY(${waIds}::text[])
@@ -65,8 +92,8 @@ export async function writeOutbox(db: Db, write: OutboxWrite): Promise<OutboxWri
           INSERT INTO messages (conversation_id, channel_id, direction, type, body, payload, status, reply_index, send_after, broadcast_id)
           SELECT cv.id, ${channelId}::uuid, 'outbound', m.type, m.body, m.payload::jsonb, 'queued', m.ord - 1,
                  ${write.sendAfter ?? null}::timestamptz, ${broadcast?.id ?? null}::uuid
-          FROM unnest(${write.messages.map((m) => m.waId)}::text[], ${write.messages.map((m) => m.type)}::text[],
-                      ${write.messages.map((m) => m.body)}::text[], ${write.messages.map((m) => JSON.stringify(m.payload))}::text[])
+          FROM unnest(${wanted.map((m) => contactOf(m.waId))}::text[], ${wanted.map((m) => m.type)}::text[],
+                      ${wanted.map((m) => m.body)}::text[], ${wanted.map((m) => JSON.stringify(m.payload))}::text[])
                WITH ORDINALITY AS m(wa_id, type, body, payload, ord)
           JOIN contacts ct ON ct.wa_id = m.wa_id AND ct.opted_out_at IS NULL
           JOIN conversations cv ON cv.channel_id = ${channelId}::uuid AND cv.contact_id = ct.id
@@ -77,7 +104,11 @@ export async function writeOutbox(db: Db, write: OutboxWrite): Promise<OutboxWri
       return {
         ...(broadcast && { broadcastId: broadcast.id }),
         messages,
-        optedOut: optedOut.map((o) => o.waId),
+        // In the caller's terms: the ids it asked for.
+        optedOut: [...new Set(wanted.map((m) => m.waId))].filter((waId) =>
+          optedOut.some((o) => o.waId === contactOf(waId)),
+        ),
+        sameContact: write.messages.length - wanted.length,
       };
     },
     { timeout: 60_000, maxWait: 10_000 },

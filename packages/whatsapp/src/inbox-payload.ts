@@ -7,6 +7,7 @@ export const StoredInboundMessage = z.object({
   phoneNumberId: z.string(),
   displayPhoneNumber: z.string().optional(),
   waId: z.string(),
+  userId: z.string().optional(),
   profileName: z.string().optional(),
   wamid: z.string(),
   type: z.string(),

@@ -107,6 +107,7 @@ describe('extractEvents: message types', () => {
           phoneNumberId: PHONE_NUMBER_ID,
           displayPhoneNumber: DISPLAY_PHONE_NUMBER,
           waId: USER,
+          userId: fakeBsuid(USER),
           profileName: 'Sheena Nelson',
           wamid,
           type: 'text',
@@ -427,7 +428,16 @@ describe('extractEvents: context, referral and extra fields', () => {
     const events = extractEvents(bodyWithValue(value));
 
     expect(events.unrecognized).toEqual([]);
-    expect(events.messages[0]).toMatchObject({ waId: bsuid, profileName: 'Anon', text: 'hi' });
+    expect(events.messages[0]).toMatchObject({ waId: bsuid, userId: bsuid, profileName: 'Anon', text: 'hi' });
+  });
+
+  it('keeps the business-scoped user id sent beside the number, which finds the contact without it later', () => {
+    const withBoth = extractEvents(notification({ messages: [textMessage({ ...base, body: 'hi' })] }));
+    expect(withBoth.messages[0]).toMatchObject({ waId: USER, userId: fakeBsuid(USER) });
+    const numberOnly = extractEvents(
+      notification({ messages: [textMessage({ ...base, body: 'hi', fromUserId: null })] }),
+    );
+    expect(numberOnly.messages[0]).not.toHaveProperty('userId');
   });
 
   it('omits the profile name when no contacts entry matches', () => {
@@ -662,6 +672,7 @@ describe('extractEvents: deliveries with several items', () => {
         phoneNumberId: PHONE_NUMBER_ID,
         displayPhoneNumber: DISPLAY_PHONE_NUMBER,
         waId: USER,
+        userId: fakeBsuid(USER),
         wamid,
         type: 'text',
         timestamp: SENT_AT,

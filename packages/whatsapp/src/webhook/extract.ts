@@ -31,6 +31,8 @@ export interface InboundMessage {
   displayPhoneNumber?: string;
   /** The sender's phone number (`from`), or their business-scoped user ID when Meta withholds the number. */
   waId: string;
+  /** Their business-scoped user ID (`from_user_id`), when Meta sent one: the same as `waId` without a number. */
+  userId?: string;
   profileName?: string;
   wamid: string;
   type: string;
@@ -194,6 +196,7 @@ function collectMessage(raw: unknown, index: number, context: ChangeContext, eve
     phoneNumberId: context.phoneNumberId,
     ...(context.displayPhoneNumber !== undefined && { displayPhoneNumber: context.displayPhoneNumber }),
     waId,
+    ...(message.from_user_id !== undefined && { userId: message.from_user_id }),
     ...(profileName !== undefined && { profileName }),
     wamid: message.id,
     type: message.type,
@@ -235,6 +238,7 @@ function collectEchoes(value: unknown, path: string, events: ExtractedEvents): v
       phoneNumberId: metadata.phone_number_id,
       ...(metadata.display_phone_number !== undefined && { displayPhoneNumber: metadata.display_phone_number }),
       waId,
+      ...(message.from_user_id !== undefined && { userId: message.from_user_id }),
       wamid: message.id,
       type: message.type,
       timestamp,

@@ -10,12 +10,9 @@ import { SystemMessage } from './notification.schema';
  *   which Meta replaces on a number change (`system.user_id`) and on `user_changed_user_id`.
  */
 export function changedIdOf(message: { type: string; raw: unknown }, currentId: string): string | undefined {
-  if (message.type !== 'system') return undefined;
-  const parsed = SystemMessage.shape.system.safeParse((message.raw as { system?: unknown } | null)?.system);
-  if (!parsed.success) return undefined;
-  const system = parsed.data;
-  const numberChanged = system.type === 'user_changed_number' || system.type === 'customer_changed_number';
-  if (!numberChanged && system.type !== 'user_changed_user_id') return undefined;
+  const change = idChangeOf(message);
+  if (change === undefined) return undefined;
+  const { system, numberChanged } = change;
   const to = isBusinessScopedUserId(currentId)
     ? system.user_id
     : numberChanged
@@ -23,4 +20,24 @@ export function changedIdOf(message: { type: string; raw: unknown }, currentId: 
       : undefined;
   const trimmed = to?.trim();
   return trimmed && trimmed !== currentId ? trimmed : undefined;
+}
+
+/**
+ * The business-scoped user id Meta gives the user with a notice that their number or BSUID
+ * changed (`system.user_id`): what a contact known by number records beside the new number.
+ */
+export function newUserIdOf(message: { type: string; raw: unknown }): string | undefined {
+  const userId = idChangeOf(message)?.system.user_id?.trim();
+  return userId ? userId : undefined;
+}
+
+/** Meta's notice that a user's number or BSUID changed, read from a stored message's raw form. */
+function idChangeOf(message: { type: string; raw: unknown }) {
+  if (message.type !== 'system') return undefined;
+  const parsed = SystemMessage.shape.system.safeParse((message.raw as { system?: unknown } | null)?.system);
+  if (!parsed.success) return undefined;
+  const system = parsed.data;
+  const numberChanged = system.type === 'user_changed_number' || system.type === 'customer_changed_number';
+  if (!numberChanged && system.type !== 'user_changed_user_id') return undefined;
+  return { system, numberChanged };
 }

@@ -1,0 +1,13 @@
+-- zapflow: a contact's business-scoped user id (BSUID), as Meta sends it beside the phone number
+-- (`from_user_id`, `contacts[].user_id`). A user who adopts a WhatsApp username may later write
+-- with the BSUID alone; this column is how that message finds the contact it belongs to, with its
+-- history, handoff and opt-out, instead of starting a second one. Unique where set: one contact
+-- per BSUID. Partial, so it is not a key column for row locks: recording it takes the same
+-- FOR NO KEY UPDATE lock as renaming the contact, which a concurrent foreign-key check does not
+-- block.
+ALTER TABLE "contacts" ADD COLUMN "user_id" TEXT;
+CREATE UNIQUE INDEX "contacts_user_id_key" ON "contacts"("user_id") WHERE "user_id" IS NOT NULL;
+-- A contact already known by a BSUID (no number) has it as its id: recorded as its BSUID too, so
+-- that the number, when it shows up beside it, finds this contact. The pattern is
+-- isBusinessScopedUserId's (packages/whatsapp/src/cloud-api.payload.ts).
+UPDATE "contacts" SET "user_id" = "wa_id" WHERE "wa_id" ~ '^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]+$';

@@ -77,10 +77,13 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
   for (const [i, input] of inputs.entries()) {
     if (input.type !== 'system') continue;
     const followed = await followIdChange(deps, input);
-    if (followed.waId === input.waId) continue;
+    if (followed.waId === input.waId && followed.userId === input.userId) continue;
+    // The batch's other messages from the user's old ids (by number, or by the old BSUID).
+    const fromUser = (other: InboundBatchInput) =>
+      other.waId === input.waId || (input.userId !== undefined && other.userId === input.userId);
     for (const [j, other] of inputs.entries()) {
-      if (other.waId !== input.waId) continue;
-      inputs[j] = j === i ? followed : { ...other, waId: followed.waId, userId: followed.userId };
+      if (j === i) inputs[j] = followed;
+      else if (fromUser(other)) inputs[j] = { ...other, waId: followed.waId, userId: followed.userId };
     }
   }
   const stored = await storeInboundMessages(deps.db, inputs);

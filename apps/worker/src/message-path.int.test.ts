@@ -689,9 +689,39 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     delete later.from;
     const hello = await handleInboundMessage(sweepDeps, (await receiveMessage(later)).inboxEventId);
     expect(hello.conversationId).toBe(first.conversationId);
-    expect(await db.contact.findUniqueOrThrow({ where: { waId: phone } })).toMatchObject({
-      userId: fx.fakeBsuid(newPhone),
-    });
+    // Known by the new BSUID now: replies go there, and the old number is free for its next holder.
+    expect(await contactOf(first.conversationId)).toBe(fx.fakeBsuid(newPhone));
+    const stranger = fx.textMessage({ from: phone, body: 'número novo', fromUserId: 'BR.50000000000000000001' });
+    const next = await handleInboundMessage(sweepDeps, (await receiveMessage(stranger)).inboxEventId);
+    expect(next.conversationId).not.toBe(first.conversationId);
+  });
+
+  it('records the new BSUID of a contact known by number, and finds them by it alone', async () => {
+    const phone = nextNumber();
+    const first = await handleInboundMessage(sweepDeps, (await receive('oi', phone)).inboxEventId);
+    const notice = fx.systemMessage({ from: phone, newWaId: phone });
+    const system = notice.system as Record<string, unknown>;
+    Object.assign(system, { type: 'user_changed_user_id', user_id: 'BR.50000000000000000002' });
+    delete system.wa_id;
+    const changed = await handleInboundMessage(sweepDeps, (await receiveMessage(notice)).inboxEventId);
+    expect(changed.conversationId).toBe(first.conversationId);
+    const later = fx.textMessage({ from: phone, body: 'sou eu', fromUserId: 'BR.50000000000000000002' });
+    delete later.from;
+    const hello = await handleInboundMessage(sweepDeps, (await receiveMessage(later)).inboxEventId);
+    expect(hello.conversationId).toBe(first.conversationId);
+    expect(await contactOf(first.conversationId)).toBe(phone);
+  });
+
+  it('follows a contact known only by BSUID to the number a notice from that number names', async () => {
+    const [phone, newPhone] = [nextNumber(), nextNumber()];
+    const hidden = fx.textMessage({ from: phone, body: 'oi' });
+    delete hidden.from;
+    const first = await handleInboundMessage(sweepDeps, (await receiveMessage(hidden)).inboxEventId);
+    expect(await contactOf(first.conversationId)).toBe(fx.fakeBsuid(phone));
+    // The notice names the numbers: `from` the old one, which the contact was never known by.
+    const changed = await receiveMessage(fx.systemMessage({ from: phone, newWaId: newPhone }));
+    expect((await handleInboundMessage(sweepDeps, changed.inboxEventId)).conversationId).toBe(first.conversationId);
+    expect(await contactOf(first.conversationId)).toBe(newPhone);
   });
 
   it('keeps two contacts apart, the notice in the old conversation, when the new number wrote first', async () => {

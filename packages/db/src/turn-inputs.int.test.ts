@@ -84,6 +84,13 @@ describe("a turn's inputs", () => {
     expect((await read(conversationId)).earlierUnstored).toBe(true);
   });
 
+  it('sees an earlier message recorded under the BSUID alone of a contact known by number', async () => {
+    const [waId, bsuid] = [newWaId(), `BR.${Date.now()}77`];
+    const { conversationId } = await store(waId, 'depois', { arrivedAt: at(5000), userId: bsuid });
+    await recordUnstored(bsuid, at(4000));
+    expect((await read(conversationId)).earlierUnstored).toBe(true);
+  });
+
   it('gives each of many turns read at once its own conversation, even one with nothing to read', async () => {
     const stored = await Promise.all(
       Array.from({ length: 12 }, async (_, i) => {

@@ -344,7 +344,7 @@ export function turnInputsStatement(
   unstoredWithinMs: number,
 ): Statement {
   // The inbox records the sender as the webhook saw it: the channel's provider and external id
-  // and the contact's wa_id.
+  // and the contact's wa_id, or its BSUID for a message that came with that alone.
   return sql`
   SELECT c.id AS "conversationId", r.part, r.id, r.direction, r.type, r.body, r.status,
          r.provider_message_id AS "providerMessageId", r.wa_timestamp AS "waTimestamp",
@@ -357,18 +357,20 @@ export function turnInputsStatement(
     history AS (
       SELECT * FROM messages WHERE conversation_id = c.id ORDER BY created_at DESC LIMIT ${historyLimit}),
     who AS (
-      SELECT ch.provider, ch.external_id, ct.wa_id, cv.state
+      SELECT ch.provider, ch.external_id, ct.wa_id, ct.user_id, cv.state
       FROM conversations cv JOIN channels ch ON ch.id = cv.channel_id JOIN contacts ct ON ct.id = cv.contact_id
       WHERE cv.id = c.id),
     flag AS (
       -- LATERAL, so the contact's values are known when the inbox is read: as a plain join
       -- the planner could scan every unprocessed event and filter them by sender, which with
       -- statistics that have not seen a backlog is the whole backlog for every turn.
+      -- By each of the contact's ids in turn: an IN of the two is not an index condition.
       SELECT EXISTS (
-        SELECT 1 FROM who CROSS JOIN LATERAL (
+        SELECT 1 FROM who CROSS JOIN LATERAL unnest(ARRAY[who.wa_id, who.user_id]) AS id(sender)
+        CROSS JOIN LATERAL (
           SELECT 1 FROM inbox_events e
           WHERE e.processed_at IS NULL AND e.kind = 'message' AND e.provider = who.provider
-            AND e.channel_key = who.external_id AND e.sender = who.wa_id
+            AND e.channel_key = who.external_id AND e.sender = id.sender
             AND e.received_at <= (SELECT max(coalesce(arrived_at, created_at)) FROM pending)
             AND e.received_at > now() - make_interval(secs => ${unstoredWithinMs}::double precision / 1000)
           LIMIT 1) earlier

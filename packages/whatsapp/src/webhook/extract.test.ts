@@ -1,7 +1,7 @@
 import { describe, expect, it } from '@jest/globals';
 import { replaceRandomNode, seededRandom } from '@zapflow/testkit';
 import { extractEvents, type ExtractedEvents, type InboundMessage } from './extract';
-import { changedIdOf } from './number-change';
+import { idChangeOf } from './number-change';
 import {
   adReferral,
   audioMessage,
@@ -288,23 +288,32 @@ describe('extractEvents: message types', () => {
     expect(events.messages[0]).not.toHaveProperty('profileName');
   });
 
-  it("reads the id a contact now goes by from Meta's notices, and none from any other message", () => {
+  it("reads what a user now goes by from Meta's notices, and nothing from any other message", () => {
     const [changed] = extractEvents(
       notification({ messages: [systemMessage({ ...base, newWaId: '16505550000' })] }),
     ).messages;
-    // Known by their number: the new number. Known by their BSUID: the new BSUID.
-    expect(changedIdOf(changed!, USER)).toBe('16505550000');
-    expect(changedIdOf(changed!, fakeBsuid(USER))).toBe(fakeBsuid('16505550000'));
+    expect(idChangeOf(changed!)).toEqual({
+      numberChanged: true,
+      newWaId: '16505550000',
+      newUserId: fakeBsuid('16505550000'),
+    });
     const notice = systemMessage({ ...base, newWaId: '16505550000' });
     const system = notice.system as Json;
     const userIdChanged = { ...notice, system: { ...system, type: 'user_changed_user_id', wa_id: undefined } };
-    expect(changedIdOf({ type: 'system', raw: userIdChanged }, USER)).toBeUndefined();
-    expect(changedIdOf({ type: 'system', raw: userIdChanged }, fakeBsuid(USER))).toBe(fakeBsuid('16505550000'));
+    expect(idChangeOf({ type: 'system', raw: userIdChanged })).toEqual({
+      numberChanged: false,
+      newUserId: fakeBsuid('16505550000'),
+    });
+    // A user_changed_user_id names no number; one that does is not read as a number change.
+    const withNumber = { ...notice, system: { ...system, type: 'user_changed_user_id' } };
+    expect(idChangeOf({ type: 'system', raw: withNumber })).not.toHaveProperty('newWaId');
     const older = { system: { type: 'customer_changed_number', new_wa_id: 16505550001 } };
-    expect(changedIdOf({ type: 'system', raw: older }, USER)).toBe('16505550001');
-    expect(changedIdOf({ type: 'system', raw: { system: { ...system, wa_id: USER } } }, USER)).toBeUndefined();
-    expect(changedIdOf({ type: 'text', raw: textMessage({ ...base, body: 'x' }) }, USER)).toBeUndefined();
-    expect(changedIdOf({ type: 'system', raw: { system: 'not an object' } }, USER)).toBeUndefined();
+    expect(idChangeOf({ type: 'system', raw: older })).toEqual({ numberChanged: true, newWaId: '16505550001' });
+    const hidden = { system: { type: 'user_changed_number', user_id: ' BR.123 ', wa_id: '  ' } };
+    expect(idChangeOf({ type: 'system', raw: hidden })).toEqual({ numberChanged: true, newUserId: 'BR.123' });
+    expect(idChangeOf({ type: 'system', raw: { system: { type: 'user_changed_user_id' } } })).toBeUndefined();
+    expect(idChangeOf({ type: 'text', raw: textMessage({ ...base, body: 'x' }) })).toBeUndefined();
+    expect(idChangeOf({ type: 'system', raw: { system: 'not an object' } })).toBeUndefined();
   });
 
   it('extracts a request_welcome message with null text', () => {

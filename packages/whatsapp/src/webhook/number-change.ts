@@ -1,43 +1,42 @@
-import { isBusinessScopedUserId } from '../cloud-api.payload';
 import { SystemMessage } from './notification.schema';
 
-/**
- * The id a contact now goes by, from a stored message's raw form, for a contact known as
- * `currentId`; undefined unless the message is Meta's notice that it changed:
- * - `user_changed_number` (`from` the old number, `system.wa_id` the new one; the older
- *   `customer_changed_number` gives it as `new_wa_id`);
- * - for a contact known by a business-scoped user id (a user who hides their number): that id,
- *   which Meta replaces on a number change (`system.user_id`) and on `user_changed_user_id`.
- */
-export function changedIdOf(message: { type: string; raw: unknown }, currentId: string): string | undefined {
-  const change = idChangeOf(message);
-  if (change === undefined) return undefined;
-  const { system, numberChanged } = change;
-  const to = isBusinessScopedUserId(currentId)
-    ? system.user_id
-    : numberChanged
-      ? (system.wa_id ?? (system.new_wa_id === undefined ? undefined : String(system.new_wa_id)))
-      : undefined;
-  const trimmed = to?.trim();
-  return trimmed && trimmed !== currentId ? trimmed : undefined;
+/** Meta's notice that a user changed their number or their business-scoped user id (BSUID). */
+export interface IdChange {
+  /**
+   * A new number (`user_changed_number`, or the older `customer_changed_number`), which comes
+   * with a new BSUID; else only the BSUID changed (`user_changed_user_id`).
+   */
+  numberChanged: boolean;
+  /** The new number, when the notice gives it (`system.wa_id`, or the older `new_wa_id`). */
+  newWaId?: string;
+  /** The new BSUID, when the notice gives it (`system.user_id`). */
+  newUserId?: string;
 }
 
 /**
- * The business-scoped user id Meta gives the user with a notice that their number or BSUID
- * changed (`system.user_id`): what a contact known by number records beside the new number.
+ * What a user now goes by, from a stored message's raw form; undefined unless the message is
+ * Meta's notice that it changed and names something new.
  */
-export function newUserIdOf(message: { type: string; raw: unknown }): string | undefined {
-  const userId = idChangeOf(message)?.system.user_id?.trim();
-  return userId ? userId : undefined;
-}
-
-/** Meta's notice that a user's number or BSUID changed, read from a stored message's raw form. */
-function idChangeOf(message: { type: string; raw: unknown }) {
+export function idChangeOf(message: { type: string; raw: unknown }): IdChange | undefined {
   if (message.type !== 'system') return undefined;
   const parsed = SystemMessage.shape.system.safeParse((message.raw as { system?: unknown } | null)?.system);
   if (!parsed.success) return undefined;
   const system = parsed.data;
   const numberChanged = system.type === 'user_changed_number' || system.type === 'customer_changed_number';
   if (!numberChanged && system.type !== 'user_changed_user_id') return undefined;
-  return { system, numberChanged };
+  const newWaId = numberChanged
+    ? present(system.wa_id ?? (system.new_wa_id === undefined ? undefined : String(system.new_wa_id)))
+    : undefined;
+  const newUserId = present(system.user_id);
+  if (newWaId === undefined && newUserId === undefined) return undefined;
+  return {
+    numberChanged,
+    ...(newWaId !== undefined && { newWaId }),
+    ...(newUserId !== undefined && { newUserId }),
+  };
+}
+
+function present(id: string | undefined): string | undefined {
+  const trimmed = id?.trim();
+  return trimmed ? trimmed : undefined;
 }

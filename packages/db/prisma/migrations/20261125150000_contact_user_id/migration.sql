@@ -7,7 +7,3 @@
 -- block.
 ALTER TABLE "contacts" ADD COLUMN "user_id" TEXT;
 CREATE UNIQUE INDEX "contacts_user_id_key" ON "contacts"("user_id") WHERE "user_id" IS NOT NULL;
--- A contact already known by a BSUID (no number) has it as its id: recorded as its BSUID too, so
--- that the number, when it shows up beside it, finds this contact. The pattern is
--- isBusinessScopedUserId's (packages/whatsapp/src/cloud-api.payload.ts).
-UPDATE "contacts" SET "user_id" = "wa_id" WHERE "wa_id" ~ '^[A-Z]{2}\.(ENT\.)?[A-Za-z0-9]+$';

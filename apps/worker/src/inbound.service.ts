@@ -10,7 +10,7 @@ import {
   type StoredInbound,
 } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
-import { StoredInboundMessage } from '@zapflow/whatsapp';
+import { idChangeOf, StoredInboundMessage } from '@zapflow/whatsapp';
 import { followIdChange } from './number-change.service';
 import type { TurnScheduler } from './turn-scheduler';
 
@@ -79,8 +79,10 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
     const followed = await followIdChange(deps, input);
     if (followed.waId === input.waId && followed.userId === input.userId) continue;
     // The batch's other messages from the user's old ids (by number, or by the old BSUID).
+    const previous = idChangeOf({ type: input.type, raw: input.payload })?.previousUserId;
+    const oldIds = new Set([input.waId, input.userId, previous].filter((id) => id !== undefined));
     const fromUser = (other: InboundBatchInput) =>
-      other.waId === input.waId || (input.userId !== undefined && other.userId === input.userId);
+      oldIds.has(other.waId) || (other.userId !== undefined && oldIds.has(other.userId));
     for (const [j, other] of inputs.entries()) {
       if (j === i) inputs[j] = followed;
       else if (fromUser(other)) inputs[j] = { ...other, waId: followed.waId, userId: followed.userId };
@@ -126,6 +128,7 @@ function inboundInput(event: InboxEventRow | null, inboxEventId: string): Inboun
     waId: m.waId,
     userId: m.userId,
     profileName: m.profileName,
+    observed: m.observed,
     providerMessageId: m.wamid,
     type: m.type,
     body: m.text,

@@ -712,6 +712,25 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     expect(await contactOf(first.conversationId)).toBe(phone);
   });
 
+  it('finds a contact known only by BSUID by the previous_user_id of a notice sent under the new one', async () => {
+    const phone = nextNumber();
+    const [oldBsuid, newBsuid] = [fx.fakeBsuid(phone), 'BR.50000000000000000003'];
+    const hidden = fx.textMessage({ from: phone, body: 'oi' });
+    delete hidden.from;
+    const first = await handleInboundMessage(sweepDeps, (await receiveMessage(hidden)).inboxEventId);
+    const notice = fx.systemMessage({ from: phone, newWaId: phone, fromUserId: newBsuid });
+    delete notice.from;
+    Object.assign(notice.system as Record<string, unknown>, {
+      type: 'user_changed_user_id',
+      wa_id: undefined,
+      user_id: newBsuid,
+      previous_user_id: oldBsuid,
+    });
+    const changed = await handleInboundMessage(sweepDeps, (await receiveMessage(notice)).inboxEventId);
+    expect(changed.conversationId).toBe(first.conversationId);
+    expect(await contactOf(first.conversationId)).toBe(newBsuid);
+  });
+
   it('follows a contact known only by BSUID to the number a notice from that number names', async () => {
     const [phone, newPhone] = [nextNumber(), nextNumber()];
     const hidden = fx.textMessage({ from: phone, body: 'oi' });
@@ -761,6 +780,47 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     try {
       const jobs = await turnQ.getJobs(['delayed', 'waiting', 'active']);
       expect(jobs.filter((j) => j.data.conversationId === outcome.conversationId)).toEqual([]);
+    } finally {
+      await turnQ.close();
+    }
+  });
+
+  it("keeps what Meta Business Agent and the user say in the agent's conversation as history, answering nothing", async () => {
+    const user = nextNumber();
+    const delivery = fx.standbyNotification({
+      messages: [fx.textMessage({ from: user, body: 'Vocês abrem amanhã?' })],
+      replies: [{ to: user, body: 'Sim, das 9h às 18h.' }],
+    });
+    const ids = [];
+    for (const extracted of extractEvents(delivery).messages) {
+      const [row] = await recordInboxEvents(db, [
+        {
+          provider: 'cloud',
+          kind: 'message',
+          channelKey: extracted.phoneNumberId,
+          dedupeKey: extracted.wamid,
+          payload: extracted,
+        },
+      ]);
+      ids.push(row!.id);
+    }
+    const batch = await handleInboundBatch(sweepDeps, ids);
+    expect(batch.left).toEqual([]);
+    const [asked, answered] = ids.map((id) => batch.done.get(id)!);
+    expect(answered!.conversationId).toBe(asked!.conversationId);
+    const stored = await db.message.findMany({
+      where: { conversationId: asked!.conversationId },
+      orderBy: { createdAt: 'asc' },
+    });
+    // One statement stores both: in the same millisecond, so in no particular order.
+    expect(stored.map((m) => [m.direction, m.status, m.body]).sort()).toEqual([
+      ['inbound', 'noted', 'Vocês abrem amanhã?'],
+      ['outbound', 'sent', 'Sim, das 9h às 18h.'],
+    ]);
+    const turnQ = createQueue(turnQueue, redis, prefix);
+    try {
+      const jobs = await turnQ.getJobs(['delayed', 'waiting', 'active']);
+      expect(jobs.filter((j) => j.data.conversationId === asked!.conversationId)).toEqual([]);
     } finally {
       await turnQ.close();
     }

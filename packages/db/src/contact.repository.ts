@@ -21,8 +21,9 @@ export interface ContactIds {
  * follow them and replies still queued go to the new id: a send reads the contact's id when it
  * sends. Run before the notice is stored, so a notice handled again finds the contact moved.
  *
- * The contact is the one with the notice's sender id, or else the one its BSUID was recorded on
- * (a user known by number whose notice came without it). A new number replaces the contact's
+ * The contact is the one with the notice's sender id, or else the one its BSUID (the sender's,
+ * or the `previous_user_id` the notice names) was recorded on: a user known by number whose
+ * notice came without it. A new number replaces the contact's
  * id, or the new BSUID does when the notice withholds the number; a new BSUID alone replaces the
  * id of a contact known by its BSUID. The new BSUID is recorded either way, unless another
  * contact holds it.
@@ -37,12 +38,18 @@ export async function moveContactToNewId(
   move: {
     fromId: string;
     fromUserId?: string | undefined;
-    change: { numberChanged: boolean; newWaId?: string | undefined; newUserId?: string | undefined };
+    change: {
+      numberChanged: boolean;
+      newWaId?: string | undefined;
+      newUserId?: string | undefined;
+      previousUserId?: string | undefined;
+    };
     noticeSentAt: Date;
   },
 ): Promise<{ outcome: IdChangeOutcome; ids?: ContactIds }> {
   const { fromId, change } = move;
   const [fromUserId, newWaId, newUserId] = [move.fromUserId ?? null, change.newWaId ?? null, change.newUserId ?? null];
+  const previousUserId = change.previousUserId ?? null;
   try {
     const { rows } = await query<{ found: boolean; waId: string | null; userId: string | null }>(
       db,
@@ -51,7 +58,8 @@ export async function moveContactToNewId(
         -- Locked, so that a concurrent move of the same contact is waited for and then seen: a
         -- row it moved no longer has the old ids, and is neither found nor moved here.
         SELECT c.id FROM contacts c
-        WHERE (c.wa_id = ${fromId} OR (c.user_id IN (${fromId}, ${fromUserId}::text) AND c.user_id IS NOT NULL))
+        WHERE (c.wa_id = ${fromId}
+               OR (c.user_id IN (${fromId}, ${fromUserId}::text, ${previousUserId}::text) AND c.user_id IS NOT NULL))
           AND c.created_at <= ${move.noticeSentAt}::timestamptz + interval '1 day'
         ORDER BY c.wa_id = ${fromId} DESC LIMIT 1
         FOR UPDATE),

@@ -25,6 +25,11 @@ export interface InboundMessageInput {
    * conversation as an outbound message already sent, and never answered.
    */
   fromMe?: boolean | undefined;
+  /**
+   * Seen while another app on the number handles the conversation (Meta Business Agent's
+   * standby): history, never answered.
+   */
+  observed?: boolean | undefined;
 }
 
 /**
@@ -35,9 +40,11 @@ export interface InboundMessageInput {
 const ASKS_NO_ANSWER = new Set(['reaction', 'system']);
 
 /** The status a stored message starts in: `sent` (the business's own), `noted` or `received`. */
-export function inboundStatus(input: Pick<InboundMessageInput, 'type' | 'fromMe'>): 'sent' | 'noted' | 'received' {
+export function inboundStatus(
+  input: Pick<InboundMessageInput, 'type' | 'fromMe' | 'observed'>,
+): 'sent' | 'noted' | 'received' {
   if (input.fromMe) return 'sent';
-  return ASKS_NO_ANSWER.has(input.type) ? 'noted' : 'received';
+  return input.observed || ASKS_NO_ANSWER.has(input.type) ? 'noted' : 'received';
 }
 
 /**

@@ -15,6 +15,7 @@ export const StoredInboundMessage = z.object({
   text: z.string().nullable(),
   raw: z.record(z.string(), z.unknown()),
   fromMe: z.boolean().optional(),
+  observed: z.boolean().optional(),
 });
 export type StoredInboundMessage = z.infer<typeof StoredInboundMessage>;
 

@@ -22,6 +22,7 @@ import {
   notification,
   orderMessage,
   messageEchoesNotification,
+  standbyNotification,
   otherFieldNotification,
   reactionMessage,
   replyContext,
@@ -296,6 +297,7 @@ describe('extractEvents: message types', () => {
       numberChanged: true,
       newWaId: '16505550000',
       newUserId: fakeBsuid('16505550000'),
+      previousUserId: fakeBsuid(USER),
     });
     const notice = systemMessage({ ...base, newWaId: '16505550000' });
     const system = notice.system as Json;
@@ -303,6 +305,7 @@ describe('extractEvents: message types', () => {
     expect(idChangeOf({ type: 'system', raw: userIdChanged })).toEqual({
       numberChanged: false,
       newUserId: fakeBsuid('16505550000'),
+      previousUserId: fakeBsuid(USER),
     });
     // A user_changed_user_id names no number; one that does is not read as a number change.
     const withNumber = { ...notice, system: { ...system, type: 'user_changed_user_id' } };
@@ -698,6 +701,47 @@ describe('extractEvents: deliveries with several items', () => {
     delete echo.to;
     expect(extractEvents(toNobody).unrecognized).toEqual([
       { reason: expect.stringMatching(/neither to nor to_user_id/) },
+    ]);
+  });
+
+  it('keeps what happens while Meta Business Agent handles a conversation, answering nothing (standby)', () => {
+    const wamid = fakeWamid();
+    const events = extractEvents(
+      standbyNotification({
+        contacts: [contact({ waId: USER, profileName: 'Sheena Nelson' })],
+        messages: [textMessage({ ...base, wamid, body: 'Vocês abrem amanhã?' })],
+        replies: [
+          { to: USER, body: 'Sim, das 9h às 18h.' },
+          { to: '', recipient: fakeBsuid(USER), body: 'Posso ajudar em algo mais?' },
+        ],
+        statuses: [{ id: fakeWamid(), status: 'delivered', timestamp: '1750101000', recipient_id: USER }],
+      }),
+    );
+    expect(events.unrecognized).toEqual([]);
+    expect(events.messages).toEqual([
+      expect.objectContaining({
+        wamid,
+        waId: USER,
+        profileName: 'Sheena Nelson',
+        text: 'Vocês abrem amanhã?',
+        observed: true,
+      }),
+      expect.objectContaining({ waId: USER, type: 'text', text: 'Sim, das 9h às 18h.', fromMe: true }),
+      expect.objectContaining({ waId: fakeBsuid(USER), userId: fakeBsuid(USER), fromMe: true }),
+    ]);
+    expect(events.messages[1]).not.toHaveProperty('observed');
+    // Statuses of the agent's own messages: nothing zapflow sent.
+    expect(events.statuses).toEqual([]);
+    expect(events.skipped).toEqual([
+      expect.objectContaining({ what: 'standby_status', phoneNumberId: PHONE_NUMBER_ID }),
+    ]);
+    const empty = extractEvents(otherFieldNotification('standby', { metadata: { phone_number_id: '1' }, standby: {} }));
+    expect(empty.unrecognized).toEqual([{ reason: expect.stringMatching(/standby has no messages/) }]);
+    const broken = standbyNotification({ replies: [{ to: USER, body: 'x' }] });
+    const echo = ((broken.entry[0]!.changes[0]!.value.standby as Json).message_echoes as Json[])[0]!;
+    echo.message = 'not an object';
+    expect(extractEvents(broken).unrecognized).toEqual([
+      { reason: expect.stringMatching(/message_echoes\[0\]\.message/) },
     ]);
   });
 

@@ -20,6 +20,8 @@ import {
   MetaError,
   OtherMessage,
   SMB_MESSAGE_ECHOES_FIELD,
+  STANDBY_FIELD,
+  StandbyValueShell,
   WHATSAPP_BUSINESS_ACCOUNT_OBJECT,
   type Message,
   type SharedContact,
@@ -45,6 +47,12 @@ export interface InboundMessage {
    * then the user it went to. Stored in the conversation as already sent, never answered.
    */
   fromMe?: true;
+  /**
+   * Seen while another app on the number handles the conversation (Meta Business Agent; the
+   * `standby` field): kept in the conversation as history, never answered, since answering
+   * would take the conversation over.
+   */
+  observed?: true;
 }
 
 export interface StatusUpdate {
@@ -135,6 +143,7 @@ function collectEntry(entry: unknown, path: string, events: ExtractedEvents): vo
 function collectChange(change: unknown, path: string, events: ExtractedEvents): void {
   if (!isRecord(change)) return reject(events, `${path} is ${describeValue(change)}, expected an object`);
   if (change.field === SMB_MESSAGE_ECHOES_FIELD) return collectEchoes(change.value, `${path}.value`, events);
+  if (change.field === STANDBY_FIELD) return collectStandby(change.value, `${path}.value`, events);
   if (change.field !== MESSAGES_FIELD) {
     if (isOtherDocumentedField(change.field)) {
       return skip(events, {
@@ -179,7 +188,13 @@ function parseContacts(contacts: unknown[], path: string, events: ExtractedEvent
 // Messages
 // ---------------------------------------------------------------------------------------------
 
-function collectMessage(raw: unknown, index: number, context: ChangeContext, events: ExtractedEvents): void {
+function collectMessage(
+  raw: unknown,
+  index: number,
+  context: ChangeContext,
+  events: ExtractedEvents,
+  observed = false,
+): void {
   const path = `${context.path}.messages[${index}]`;
   const parsed = parseMessage(raw);
   if (!parsed.success) return reject(events, `${path}: ${parsed.reason}`);
@@ -203,6 +218,7 @@ function collectMessage(raw: unknown, index: number, context: ChangeContext, eve
     timestamp,
     text: summarizeMessage(message),
     raw: record,
+    ...(observed && { observed: true as const }),
   });
 }
 
@@ -218,35 +234,89 @@ function collectEchoes(value: unknown, path: string, events: ExtractedEvents): v
   echoes.forEach((raw, index) => {
     const echoPath = `${path}.message_echoes[${index}]`;
     if (!isRecord(raw)) return reject(events, `${echoPath} is ${describeValue(raw)}, expected an object`);
-    const { to, to_user_id: toUserId } = raw;
-    const asReceived = {
-      ...raw,
-      from: typeof to === 'string' && to !== '' ? to : undefined,
-      from_user_id: typeof toUserId === 'string' && toUserId !== '' ? toUserId : undefined,
-    };
-    if (asReceived.from === undefined && asReceived.from_user_id === undefined) {
-      return reject(events, `${echoPath}: echo has neither to nor to_user_id`);
-    }
-    const parsed = parseMessage(asReceived);
-    if (!parsed.success) return reject(events, `${echoPath}: ${parsed.reason}`);
-    const { message } = parsed;
-    if (skippedInGroup(events, echoPath, message, metadata.phone_number_id)) return;
-    const timestamp = unixSecondsToDate(message.timestamp);
-    const waId = message.from ?? message.from_user_id;
-    if (waId === undefined || timestamp === null) return reject(events, `${echoPath}: no recipient or timestamp`);
-    events.messages.push({
-      phoneNumberId: metadata.phone_number_id,
-      ...(metadata.display_phone_number !== undefined && { displayPhoneNumber: metadata.display_phone_number }),
-      waId,
-      ...(message.from_user_id !== undefined && { userId: message.from_user_id }),
-      wamid: message.id,
-      type: message.type,
-      timestamp,
-      text: summarizeMessage(message),
-      raw,
-      fromMe: true,
-    });
+    collectEcho({ ...raw, ...recipientAsSender(raw.to, raw.to_user_id) }, raw, echoPath, metadata, events);
   });
+}
+
+/** An echo's recipient as the sender fields `parseMessage` reads: the user it went to. */
+function recipientAsSender(to: unknown, userId: unknown) {
+  return {
+    from: typeof to === 'string' && to !== '' ? to : undefined,
+    from_user_id: typeof userId === 'string' && userId !== '' ? userId : undefined,
+  };
+}
+
+/** Stores an echo, read as a message from the user it went to, flagged `fromMe`. */
+function collectEcho(
+  asReceived: Record<string, unknown> & { from: string | undefined; from_user_id: string | undefined },
+  raw: Record<string, unknown>,
+  echoPath: string,
+  metadata: { phone_number_id: string; display_phone_number?: string | undefined },
+  events: ExtractedEvents,
+): void {
+  if (asReceived.from === undefined && asReceived.from_user_id === undefined) {
+    return reject(events, `${echoPath}: echo has neither to nor to_user_id`);
+  }
+  const parsed = parseMessage(asReceived);
+  if (!parsed.success) return reject(events, `${echoPath}: ${parsed.reason}`);
+  const { message } = parsed;
+  if (skippedInGroup(events, echoPath, message, metadata.phone_number_id)) return;
+  const timestamp = unixSecondsToDate(message.timestamp);
+  const waId = message.from ?? message.from_user_id;
+  if (waId === undefined || timestamp === null) return reject(events, `${echoPath}: no recipient or timestamp`);
+  events.messages.push({
+    phoneNumberId: metadata.phone_number_id,
+    ...(metadata.display_phone_number !== undefined && { displayPhoneNumber: metadata.display_phone_number }),
+    waId,
+    ...(message.from_user_id !== undefined && { userId: message.from_user_id }),
+    wamid: message.id,
+    type: message.type,
+    timestamp,
+    text: summarizeMessage(message),
+    raw,
+    fromMe: true,
+  });
+}
+
+/**
+ * What happens in a conversation another app on the number handles (Meta Business Agent), which
+ * this one only watches: the user's messages, kept as history and never answered (`observed`:
+ * an answer would take the conversation over), and the other app's replies, kept as the
+ * business's own. Each reply echo wraps the send request it made (`message`, with `to`, or
+ * `recipient` for a BSUID). Their statuses concern messages zapflow never sent: skipped.
+ */
+function collectStandby(value: unknown, path: string, events: ExtractedEvents): void {
+  const shell = StandbyValueShell.safeParse(value);
+  if (!shell.success) return reject(events, `${path}: ${describeIssues(shell.error)}`);
+  const { metadata, standby } = shell.data;
+  const { contacts = [], messages = [], message_echoes: echoes = [], statuses = [] } = standby;
+  const standbyPath = `${path}.standby`;
+  if (messages.length + echoes.length + statuses.length === 0) {
+    return reject(events, `${standbyPath} has no messages, message_echoes or statuses`);
+  }
+  const context: ChangeContext = {
+    path: standbyPath,
+    phoneNumberId: metadata.phone_number_id,
+    displayPhoneNumber: metadata.display_phone_number,
+    contacts: parseContacts(contacts, standbyPath, events),
+  };
+  messages.forEach((message, index) => collectMessage(message, index, context, events, true));
+  echoes.forEach((raw, index) => {
+    const echoPath = `${standbyPath}.message_echoes[${index}]`;
+    if (!isRecord(raw)) return reject(events, `${echoPath} is ${describeValue(raw)}, expected an object`);
+    const sent = raw.message;
+    if (!isRecord(sent)) return reject(events, `${echoPath}.message is ${describeValue(sent)}, expected an object`);
+    const asReceived = { ...sent, id: raw.id, timestamp: raw.timestamp, ...recipientAsSender(sent.to, sent.recipient) };
+    collectEcho(asReceived, raw, echoPath, metadata, events);
+  });
+  if (statuses.length > 0) {
+    skip(events, {
+      what: 'standby_status',
+      detail: `${standbyPath}: ${statuses.length} status(es) of messages another app sent`,
+      level: 'info',
+      phoneNumberId: metadata.phone_number_id,
+    });
+  }
 }
 
 /**
@@ -527,7 +597,6 @@ const OTHER_DOCUMENTED_FIELDS = new Set([
   'phone_number_quality_update',
   'security',
   'smb_app_state_sync',
-  'standby',
   'template_category_update',
   'template_correct_category_detection',
   'tracking_events',

@@ -103,6 +103,44 @@ export function messageEchoesNotification(options: { messages: Json[]; phoneNumb
   });
 }
 
+/**
+ * What an app sees while Meta Business Agent handles a conversation on its number (`standby`):
+ * the user's `messages`, the agent's `replies` (each an echo wrapping the send request it made,
+ * to `replyTo`) and `statuses`, one level down under `value.standby`.
+ */
+export function standbyNotification(options: {
+  messages?: Json[];
+  replies?: { to: string; body: string; recipient?: string }[];
+  statuses?: Json[];
+  contacts?: Json[];
+  phoneNumberId?: string;
+}): WebhookPayload {
+  const echoes = options.replies?.map((reply) => ({
+    id: fakeWamid(),
+    timestamp: unixSeconds(undefined),
+    message: {
+      messaging_product: 'whatsapp',
+      ...(reply.recipient === undefined ? { to: reply.to } : { recipient: reply.recipient }),
+      recipient_type: 'individual',
+      type: 'text',
+      text: { body: reply.body, preview_url: true },
+    },
+  }));
+  return otherFieldNotification('standby', {
+    messaging_product: 'whatsapp',
+    metadata: {
+      display_phone_number: DEFAULT_DISPLAY_PHONE_NUMBER,
+      phone_number_id: options.phoneNumberId ?? DEFAULT_PHONE_NUMBER_ID,
+    },
+    standby: {
+      ...(options.contacts && { contacts: options.contacts }),
+      ...(options.messages && { messages: options.messages }),
+      ...(echoes && { message_echoes: echoes }),
+      ...(options.statuses && { statuses: options.statuses }),
+    },
+  });
+}
+
 /** One entry with one `messages` change carrying whatever is given. */
 export function notification(options: NotificationOptions = {}): WebhookPayload {
   return {

@@ -507,6 +507,23 @@ export const MessageEchoesValueShell = z.looseObject({
 
 export const SMB_MESSAGE_ECHOES_FIELD = 'smb_message_echoes';
 
+/**
+ * What an app sees while another one handles a conversation on the same number (Meta Business
+ * Agent): the user's messages, the other app's replies (each wrapping the send request it made)
+ * and their statuses, one level down under `standby`.
+ */
+export const StandbyValueShell = z.looseObject({
+  metadata: Metadata,
+  standby: z.looseObject({
+    contacts: z.array(z.unknown()).optional(),
+    messages: z.array(z.unknown()).optional(),
+    message_echoes: z.array(z.unknown()).optional(),
+    statuses: z.array(z.unknown()).optional(),
+  }),
+});
+
+export const STANDBY_FIELD = 'standby';
+
 export const MessagesChangeValueShell = z.looseObject({
   metadata: Metadata,
   contacts: z.array(z.unknown()).optional(),

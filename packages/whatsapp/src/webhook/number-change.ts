@@ -11,6 +11,8 @@ export interface IdChange {
   newWaId?: string;
   /** The new BSUID, when the notice gives it (`system.user_id`). */
   newUserId?: string;
+  /** The BSUID the user had before, when the notice gives it (`system.previous_user_id`). */
+  previousUserId?: string;
 }
 
 /**
@@ -29,10 +31,12 @@ export function idChangeOf(message: { type: string; raw: unknown }): IdChange | 
     : undefined;
   const newUserId = present(system.user_id);
   if (newWaId === undefined && newUserId === undefined) return undefined;
+  const previousUserId = present(system.previous_user_id);
   return {
     numberChanged,
     ...(newWaId !== undefined && { newWaId }),
     ...(newUserId !== undefined && { newUserId }),
+    ...(previousUserId !== undefined && { previousUserId }),
   };
 }
 

@@ -77,15 +77,17 @@ export async function handleInboundBatch(deps: InboundDeps, ids: string[]): Prom
   for (const [i, input] of inputs.entries()) {
     if (input.type !== 'system') continue;
     const followed = await followIdChange(deps, input);
-    if (followed.waId === input.waId && followed.userId === input.userId) continue;
-    // The batch's other messages from the user's old ids (by number, or by the old BSUID).
+    if (followed === input) continue; // not a change, or the new id has a contact of its own
+    inputs[i] = followed;
+    // The batch's other messages from ids the user no longer goes by: the old number, the old
+    // BSUID (the notice's own, or the previous_user_id it names when sent under the new one).
     const previous = idChangeOf({ type: input.type, raw: input.payload })?.previousUserId;
-    const oldIds = new Set([input.waId, input.userId, previous].filter((id) => id !== undefined));
-    const fromUser = (other: InboundBatchInput) =>
-      oldIds.has(other.waId) || (other.userId !== undefined && oldIds.has(other.userId));
+    const current = new Set([followed.waId, followed.userId]);
+    const gone = new Set([input.waId, input.userId, previous].filter((id) => id !== undefined && !current.has(id)));
     for (const [j, other] of inputs.entries()) {
-      if (j === i) inputs[j] = followed;
-      else if (fromUser(other)) inputs[j] = { ...other, waId: followed.waId, userId: followed.userId };
+      if (j !== i && (gone.has(other.waId) || (other.userId !== undefined && gone.has(other.userId)))) {
+        inputs[j] = { ...other, waId: followed.waId, userId: followed.userId };
+      }
     }
   }
   const stored = await storeInboundMessages(deps.db, inputs);

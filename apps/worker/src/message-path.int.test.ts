@@ -726,9 +726,17 @@ describe('inbox jobs of several events (a webhook batch)', () => {
       user_id: newBsuid,
       previous_user_id: oldBsuid,
     });
-    const changed = await handleInboundMessage(sweepDeps, (await receiveMessage(notice)).inboxEventId);
-    expect(changed.conversationId).toBe(first.conversationId);
+    // In one batch with it, a message sent under the old BSUID just before: it follows the move.
+    const late = fx.textMessage({ from: phone, body: 'mais uma coisa' });
+    delete late.from;
+    const [lateEvent, changedEvent] = [await receiveMessage(late), await receiveMessage(notice)];
+    const batch = await handleInboundBatch(sweepDeps, [lateEvent.inboxEventId, changedEvent.inboxEventId]);
+    expect(batch.left).toEqual([]);
+    for (const e of [lateEvent, changedEvent]) {
+      expect(batch.done.get(e.inboxEventId)?.conversationId).toBe(first.conversationId);
+    }
     expect(await contactOf(first.conversationId)).toBe(newBsuid);
+    expect(await db.contact.count({ where: { waId: oldBsuid } })).toBe(0);
   });
 
   it('follows a contact known only by BSUID to the number a notice from that number names', async () => {

@@ -6,8 +6,9 @@ import { idChangeOf, isBusinessScopedUserId } from '@zapflow/whatsapp';
  * When a message is WhatsApp's notice that a contact changed number (or business-scoped id),
  * moves the contact to the new ids before the notice is stored, and returns the notice as it
  * should be stored: under the ids the contact now has, so it lands in their conversation, and
- * their next message, even one in the same batch, continues it. Any other message is returned
- * as it is. Handled again, the move finds nothing to do and the notice is stored once.
+ * their next message, even one in the same batch, continues it. Any other message, and a notice
+ * whose new id has a contact of its own, is returned as it is (the same object). Handled again,
+ * the move finds nothing to do and the notice is stored once.
  */
 export async function followIdChange(
   deps: { db: Db; logger: Logger },

@@ -155,7 +155,8 @@ export async function storeInboundMessage(
     cv_touch AS (
       UPDATE conversations
       SET last_inbound_at = GREATEST(last_inbound_at, ${input.waTimestamp}), last_activity_at = now(), updated_at = now()
-      WHERE id = (SELECT conversation_id FROM msg WHERE is_new AND pending)
+      -- The user wrote: an unanswered message, or one another app answers (observed).
+      WHERE id = (SELECT conversation_id FROM msg WHERE is_new AND (pending OR ${input.observed ?? false}::boolean))
       RETURNING id),
     processed AS (
       UPDATE inbox_events SET processed_at = now()

@@ -172,6 +172,26 @@ describe('storing a batch of inbound messages in one statement', () => {
     }
   });
 
+  it("keeps a message another app answers as history, and counts it as the user's word for the window", async () => {
+    const t = Date.now() - 60_000;
+    for (const store of [
+      async (input: InboundBatchInput) => (await storeInboundMessages(db, [input]))[0]!,
+      (input: InboundBatchInput) => storeInboundMessage(db, input),
+    ]) {
+      const waId = newWaId();
+      const first = await store(await inbound(waId, { waTimestamp: new Date(t) }));
+      const watched = await store(await inbound(waId, { observed: true, waTimestamp: new Date(t + 5000) }));
+      expect(watched).toMatchObject({ conversationId: first.conversationId, isNew: true, pending: false });
+      expect(await db.message.findUniqueOrThrow({ where: { id: watched.messageId } })).toMatchObject({
+        direction: 'inbound',
+        status: 'noted',
+      });
+      expect(await db.conversation.findUniqueOrThrow({ where: { id: first.conversationId } })).toMatchObject({
+        lastInboundAt: new Date(t + 5000),
+      });
+    }
+  });
+
   it('lets concurrent batches of the same new contacts finish, each message stored once', async () => {
     const contacts = Array.from({ length: 6 }, newWaId);
     // Four batches, each with a message from every contact, in different orders.

@@ -50,6 +50,7 @@ export async function storeInboundMessages(
       arrived_at: input.arrivedAt ?? new Date(),
       arrival_seq: input.arrivalSeq?.toString() ?? null,
       from_me: input.fromMe ?? false,
+      observed: input.observed ?? false,
     });
   }
   const { rows: stored } = await query<StoredInbound & { ord: number }>(db, {
@@ -68,7 +69,7 @@ WITH input AS (
   SELECT * FROM jsonb_to_recordset($1::jsonb) AS i(
     ord int, inbox_event_id uuid, provider text, channel_external_id text, display_phone_number text,
     wa_id text, user_id text, scoped_id text, profile_name text, provider_message_id text, type text, status text, body text, payload jsonb,
-    wa_timestamp timestamptz, arrived_at timestamptz, arrival_seq bigint, from_me boolean)),
+    wa_timestamp timestamptz, arrived_at timestamptz, arrival_seq bigint, from_me boolean, observed boolean)),
 ch_new AS (
   INSERT INTO channels (provider, external_id, display_phone_number)
   SELECT DISTINCT ON (provider, channel_external_id) provider, channel_external_id, display_phone_number
@@ -125,7 +126,7 @@ msg_new AS (
   ON CONFLICT (channel_id, provider_message_id) DO NOTHING
   RETURNING id, conversation_id, channel_id, provider_message_id, status = 'received' AS pending),
 new_input AS (
-  SELECT p.ord, p.contact_id, p.profile_name, p.scoped_id, p.wa_timestamp, p.arrived_at, n.id, n.conversation_id, n.channel_id,
+  SELECT p.ord, p.contact_id, p.profile_name, p.scoped_id, p.observed, p.wa_timestamp, p.arrived_at, n.id, n.conversation_id, n.channel_id,
          n.pending
   FROM msg_new n JOIN pair p ON p.channel_id = n.channel_id AND p.provider_message_id = n.provider_message_id),
 msg AS (
@@ -158,7 +159,7 @@ ct_name AS (
   WHERE c.id = x.contact_id AND c.id IN (SELECT id FROM ct_locked)
   RETURNING c.id),
 touched AS (
-  SELECT conversation_id, max(wa_timestamp) AS ts FROM new_input WHERE pending GROUP BY conversation_id),
+  SELECT conversation_id, max(wa_timestamp) AS ts FROM new_input WHERE pending OR observed GROUP BY conversation_id),
 cv_locked AS (
   SELECT c.id FROM conversations c WHERE c.id IN (SELECT conversation_id FROM touched)
   ORDER BY c.id FOR NO KEY UPDATE),

@@ -711,13 +711,18 @@ describe('extractEvents: deliveries with several items', () => {
         contacts: [contact({ waId: USER, profileName: 'Sheena Nelson' })],
         messages: [textMessage({ ...base, wamid, body: 'Vocês abrem amanhã?' })],
         replies: [
-          { to: USER, body: 'Sim, das 9h às 18h.' },
+          { to: `+${USER.slice(0, 2)} ${USER.slice(2)}`, body: 'Sim, das 9h às 18h.' },
           { to: '', recipient: fakeBsuid(USER), body: 'Posso ajudar em algo mais?' },
+          { to: '120363025246125486@g.us', recipientType: 'group', body: 'Olá, grupo' },
+          { recipient: 'not-a-bsuid', body: 'x' },
         ],
         statuses: [{ id: fakeWamid(), status: 'delivered', timestamp: '1750101000', recipient_id: USER }],
       }),
     );
-    expect(events.unrecognized).toEqual([]);
+    // The fourth reply names no one zapflow can tell: neither a number nor a BSUID.
+    expect(events.unrecognized).toEqual([
+      { reason: expect.stringMatching(/standby\.message_echoes\[3\]: echo has neither to nor to_user_id/) },
+    ]);
     expect(events.messages).toEqual([
       expect.objectContaining({
         wamid,
@@ -733,6 +738,7 @@ describe('extractEvents: deliveries with several items', () => {
     // Statuses of the agent's own messages: nothing zapflow sent.
     expect(events.statuses).toEqual([]);
     expect(events.skipped).toEqual([
+      expect.objectContaining({ what: 'group_message', phoneNumberId: PHONE_NUMBER_ID }),
       expect.objectContaining({ what: 'standby_status', phoneNumberId: PHONE_NUMBER_ID }),
     ]);
     const empty = extractEvents(otherFieldNotification('standby', { metadata: { phone_number_id: '1' }, standby: {} }));

@@ -6,6 +6,7 @@
  * delivery we acknowledged, and resending one we rejected would not fix it, so skipping is the only
  * useful outcome for an item we cannot read.
  */
+import { isBusinessScopedUserId } from '../cloud-api.payload';
 import { describeIssues, describeValue, guard, isRecord, isString, nonBlank } from '../read-helpers';
 import {
   Contact,
@@ -238,11 +239,15 @@ function collectEchoes(value: unknown, path: string, events: ExtractedEvents): v
   });
 }
 
-/** An echo's recipient as the sender fields `parseMessage` reads: the user it went to. */
+/**
+ * An echo's recipient as the sender fields `parseMessage` reads: the user it went to. A send
+ * request may write the number as `+55 11 ...`: digits only, as Meta's `wa_id`.
+ */
 function recipientAsSender(to: unknown, userId: unknown) {
+  const digits = typeof to === 'string' ? to.replace(/[\s+().-]/g, '') : '';
   return {
-    from: typeof to === 'string' && to !== '' ? to : undefined,
-    from_user_id: typeof userId === 'string' && userId !== '' ? userId : undefined,
+    from: /^\d+$/.test(digits) ? digits : undefined,
+    from_user_id: typeof userId === 'string' && isBusinessScopedUserId(userId) ? userId : undefined,
   };
 }
 
@@ -306,6 +311,14 @@ function collectStandby(value: unknown, path: string, events: ExtractedEvents): 
     if (!isRecord(raw)) return reject(events, `${echoPath} is ${describeValue(raw)}, expected an object`);
     const sent = raw.message;
     if (!isRecord(sent)) return reject(events, `${echoPath}.message is ${describeValue(sent)}, expected an object`);
+    if (sent.recipient_type === 'group') {
+      return skip(events, {
+        what: 'group_message',
+        detail: `${echoPath}: the other app's message ${describeValue(raw.id)} to group ${describeValue(sent.to)}`,
+        level: 'info',
+        phoneNumberId: metadata.phone_number_id,
+      });
+    }
     const asReceived = { ...sent, id: raw.id, timestamp: raw.timestamp, ...recipientAsSender(sent.to, sent.recipient) };
     collectEcho(asReceived, raw, echoPath, metadata, events);
   });

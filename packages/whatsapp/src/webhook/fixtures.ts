@@ -105,12 +105,12 @@ export function messageEchoesNotification(options: { messages: Json[]; phoneNumb
 
 /**
  * What an app sees while Meta Business Agent handles a conversation on its number (`standby`):
- * the user's `messages`, the agent's `replies` (each an echo wrapping the send request it made,
- * to `replyTo`) and `statuses`, one level down under `value.standby`.
+ * the user's `messages`, the agent's `replies` (each an echo wrapping the send request it made)
+ * and `statuses`, one level down under `value.standby`.
  */
 export function standbyNotification(options: {
   messages?: Json[];
-  replies?: { to: string; body: string; recipient?: string }[];
+  replies?: { to?: string; recipient?: string; recipientType?: string; body: string }[];
   statuses?: Json[];
   contacts?: Json[];
   phoneNumberId?: string;
@@ -120,8 +120,9 @@ export function standbyNotification(options: {
     timestamp: unixSeconds(undefined),
     message: {
       messaging_product: 'whatsapp',
-      ...(reply.recipient === undefined ? { to: reply.to } : { recipient: reply.recipient }),
-      recipient_type: 'individual',
+      ...(reply.to !== undefined && { to: reply.to }),
+      ...(reply.recipient !== undefined && { recipient: reply.recipient }),
+      recipient_type: reply.recipientType ?? 'individual',
       type: 'text',
       text: { body: reply.body, preview_url: true },
     },

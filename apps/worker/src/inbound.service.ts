@@ -10,7 +10,7 @@ import {
   type StoredInbound,
 } from '@zapflow/db';
 import type { Logger } from '@zapflow/logger';
-import { idChangeOf, StoredInboundMessage } from '@zapflow/whatsapp';
+import { idChangeOf, isBusinessScopedUserId, StoredInboundMessage } from '@zapflow/whatsapp';
 import { followIdChange } from './number-change.service';
 import type { TurnScheduler } from './turn-scheduler';
 
@@ -128,7 +128,10 @@ function inboundInput(event: InboxEventRow | null, inboxEventId: string): Inboun
     channelExternalId: m.phoneNumberId,
     displayPhoneNumber: m.displayPhoneNumber,
     waId: m.waId,
-    userId: m.userId,
+    // Rows recorded by a webhook from before BSUIDs were kept beside the number carry theirs in
+    // the raw message only; without it a message under the BSUID alone would start a contact of
+    // its own that the number's contact could never find again.
+    userId: m.userId ?? bsuidIn(m.raw, m.fromMe ? 'to_user_id' : 'from_user_id'),
     profileName: m.profileName,
     observed: m.observed,
     providerMessageId: m.wamid,
@@ -151,4 +154,10 @@ function outcome(deps: InboundDeps, inboxEventId: string, stored: StoredInbound)
     turnRequested: stored.pending,
   });
   return { messageId: stored.messageId, conversationId: stored.conversationId, isNew: stored.isNew };
+}
+
+/** The BSUID a raw message names in `field`, if it names one. */
+function bsuidIn(raw: Record<string, unknown>, field: 'from_user_id' | 'to_user_id'): string | undefined {
+  const id = raw[field];
+  return typeof id === 'string' && isBusinessScopedUserId(id) ? id : undefined;
 }

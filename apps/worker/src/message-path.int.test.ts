@@ -24,7 +24,13 @@ import {
   waitFor,
   type TestDatabase,
 } from '@zapflow/testkit';
-import { CloudApiClient, extractEvents, SendError, webhookFixtures as fx } from '@zapflow/whatsapp';
+import {
+  CloudApiClient,
+  extractEvents,
+  SendError,
+  webhookFixtures as fx,
+  type InboundMessage,
+} from '@zapflow/whatsapp';
 import { FallbackChain } from './fallback-chain';
 import { sendProcessor, sendRetryDelay } from './processors/send.processor';
 import { SendLimits } from './send-limits';
@@ -121,19 +127,25 @@ async function receiveMessage(message: Parameters<typeof fx.messagesNotification
   return recordExtracted(fx.messagesNotification({ messages: [message] }));
 }
 
-/** Records the one message a delivery carries, as the webhook does. */
-async function recordExtracted(delivery: ReturnType<typeof fx.messagesNotification>) {
-  const [extracted] = extractEvents(delivery).messages;
+/**
+ * Records the one message a delivery carries, as the webhook does (`asRecorded` changes what is
+ * recorded: as an older webhook recorded it, say).
+ */
+async function recordExtracted(
+  delivery: ReturnType<typeof fx.messagesNotification>,
+  asRecorded: (message: InboundMessage) => InboundMessage = (message) => message,
+) {
+  const extracted = asRecorded(extractEvents(delivery).messages[0]!);
   const [row] = await recordInboxEvents(db, [
     {
       provider: 'cloud',
       kind: 'message',
-      channelKey: extracted!.phoneNumberId,
-      dedupeKey: extracted!.wamid,
+      channelKey: extracted.phoneNumberId,
+      dedupeKey: extracted.wamid,
       payload: extracted,
     },
   ]);
-  return { inboxEventId: row!.id, wamid: extracted!.wamid };
+  return { inboxEventId: row!.id, wamid: extracted.wamid };
 }
 
 /** A reply stored by a turn and waiting in the outbox, as the turn service leaves it. */
@@ -694,6 +706,19 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     const stranger = fx.textMessage({ from: phone, body: 'número novo', fromUserId: 'BR.50000000000000000001' });
     const next = await handleInboundMessage(sweepDeps, (await receiveMessage(stranger)).inboxEventId);
     expect(next.conversationId).not.toBe(first.conversationId);
+  });
+
+  it('finds the contact of a message under the BSUID alone recorded by an older webhook, from its raw form', async () => {
+    const phone = nextNumber();
+    const first = await handleInboundMessage(sweepDeps, (await receive('oi', phone)).inboxEventId);
+    const hidden = fx.textMessage({ from: phone, body: 'voltei' });
+    delete hidden.from;
+    // What a webhook from before `userId` recorded: the BSUID in the raw message only.
+    const { inboxEventId } = await recordExtracted(
+      fx.messagesNotification({ messages: [hidden] }),
+      ({ userId: _, ...before }) => before,
+    );
+    expect((await handleInboundMessage(sweepDeps, inboxEventId)).conversationId).toBe(first.conversationId);
   });
 
   it('records the new BSUID of a contact known by number, and finds them by it alone', async () => {

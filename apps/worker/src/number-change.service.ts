@@ -25,13 +25,13 @@ export async function followIdChange(
   const logIds = { inboxEventId: input.inboxEventId, providerMessageId: input.providerMessageId };
   if (outcome === 'taken') {
     deps.logger.warn(
-      'contact changed number, but the new number already has conversations of its own; both are kept apart, merge them by hand if wanted',
+      'contact changed number or BSUID, but the new one already has conversations of its own; both are kept apart, merge them by hand if wanted',
       logIds,
     );
     return input;
   }
   if (ids) {
-    deps.logger.info('contact changed number; their conversations follow them', logIds);
+    deps.logger.info('contact changed number or BSUID; their conversations follow them', logIds);
     return { ...input, waId: ids.waId, userId: ids.userId ?? undefined };
   }
   // Nobody to move (the notice is handled again, or is the user's first word here): stored under

@@ -699,9 +699,7 @@ describe('extractEvents: deliveries with several items', () => {
     const toNobody = messageEchoesNotification({ messages: [textMessage({ ...base, body: 'x', fromUserId: null })] });
     const echo = (toNobody.entry[0]!.changes[0]!.value.message_echoes as Json[])[0]!;
     delete echo.to;
-    expect(extractEvents(toNobody).unrecognized).toEqual([
-      { reason: expect.stringMatching(/neither to nor to_user_id/) },
-    ]);
+    expect(extractEvents(toNobody).unrecognized).toEqual([{ reason: expect.stringMatching(/names no recipient/) }]);
   });
 
   it('keeps what happens while Meta Business Agent handles a conversation, answering nothing (standby)', () => {
@@ -721,7 +719,7 @@ describe('extractEvents: deliveries with several items', () => {
     );
     // The fourth reply names no one zapflow can tell: neither a number nor a BSUID.
     expect(events.unrecognized).toEqual([
-      { reason: expect.stringMatching(/standby\.message_echoes\[3\]: echo has neither to nor to_user_id/) },
+      { reason: expect.stringMatching(/standby\.message_echoes\[3\]: echo names no recipient/) },
     ]);
     expect(events.messages).toEqual([
       expect.objectContaining({

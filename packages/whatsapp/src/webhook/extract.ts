@@ -70,8 +70,9 @@ export interface StatusUpdate {
 export interface SkippedContent {
   /**
    * What it was, from a fixed set (safe as a metric label): the webhook field of another
-   * subscription (`message_template_status_update`, `account_update`, ...), `group_message`, or
-   * `account_error` for the errors Meta reports about the account or app rather than a message.
+   * subscription (`message_template_status_update`, `account_update`, ...), `group_message`,
+   * `standby_status` (statuses of messages another app on the number sent), or `account_error`
+   * for the errors Meta reports about the account or app rather than a message.
    */
   what: string;
   /** For the log line: where in the delivery, and what it said. */
@@ -260,7 +261,7 @@ function collectEcho(
   events: ExtractedEvents,
 ): void {
   if (asReceived.from === undefined && asReceived.from_user_id === undefined) {
-    return reject(events, `${echoPath}: echo has neither to nor to_user_id`);
+    return reject(events, `${echoPath}: echo names no recipient zapflow can read (a number or a BSUID)`);
   }
   const parsed = parseMessage(asReceived);
   if (!parsed.success) return reject(events, `${echoPath}: ${parsed.reason}`);

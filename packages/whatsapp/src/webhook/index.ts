@@ -6,6 +6,6 @@
 export { extractEvents, summarizeMessage } from './extract';
 export type { ExtractedEvents, InboundMessage, SkippedContent, StatusUpdate } from './extract';
 export * from './notification.schema';
-export { idChangeOf, type IdChange } from './number-change';
+export { idChangeOf } from './number-change';
 export { unixSecondsToDate } from './timestamp';
 export * as webhookFixtures from './fixtures';

@@ -5,5 +5,9 @@
 -- per BSUID. Partial, so it is not a key column for row locks: recording it takes the same
 -- FOR NO KEY UPDATE lock as renaming the contact, which a concurrent foreign-key check does not
 -- block.
+-- Both statements hold contacts' strongest lock until the migration commits (a scan of the
+-- table for the index): rather fail, and be run again, than queue every message behind a long
+-- transaction that holds the table.
+SET LOCAL lock_timeout = '10s';
 ALTER TABLE "contacts" ADD COLUMN "user_id" TEXT;
 CREATE UNIQUE INDEX "contacts_user_id_key" ON "contacts"("user_id") WHERE "user_id" IS NOT NULL;

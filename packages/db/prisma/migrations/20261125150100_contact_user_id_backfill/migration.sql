@@ -1,4 +1,6 @@
 -- zapflow: the BSUIDs of contacts made before contacts.user_id (20261125150000) recorded them.
+-- It reads every stored inbound message once: minutes on a large database, during which the
+-- contacts it updates stay locked.
 
 -- A contact known only by a BSUID has it as its id: recorded as its BSUID too, so that the
 -- number, when it shows up beside it, finds this contact. The pattern is
@@ -13,7 +15,7 @@ WITH latest AS (
   SELECT DISTINCT ON (cv.contact_id) cv.contact_id, m.payload->>'from_user_id' AS user_id
   FROM "messages" m JOIN "conversations" cv ON cv.id = m.conversation_id
   WHERE m.direction = 'inbound' AND coalesce(m.payload->>'from_user_id', '') <> ''
-  ORDER BY cv.contact_id, m.wa_timestamp DESC, m.created_at DESC),
+  ORDER BY cv.contact_id, m.wa_timestamp DESC NULLS LAST, m.created_at DESC),
 single AS (
   SELECT contact_id, user_id FROM latest
   WHERE user_id IN (SELECT user_id FROM latest GROUP BY user_id HAVING count(*) = 1))

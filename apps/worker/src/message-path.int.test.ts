@@ -127,15 +127,13 @@ async function receiveMessage(message: Parameters<typeof fx.messagesNotification
   return recordExtracted(fx.messagesNotification({ messages: [message] }));
 }
 
-/**
- * Records the one message a delivery carries, as the webhook does (`asRecorded` changes what is
- * recorded: as an older webhook recorded it, say).
- */
-async function recordExtracted(
-  delivery: ReturnType<typeof fx.messagesNotification>,
-  asRecorded: (message: InboundMessage) => InboundMessage = (message) => message,
-) {
-  const extracted = asRecorded(extractEvents(delivery).messages[0]!);
+/** Records the one message a delivery carries, as the webhook does. */
+async function recordExtracted(delivery: ReturnType<typeof fx.messagesNotification>) {
+  return recordMessage(extractEvents(delivery).messages[0]!);
+}
+
+/** Records an extracted message in the inbox, as the webhook does. */
+async function recordMessage(extracted: InboundMessage) {
   const [row] = await recordInboxEvents(db, [
     {
       provider: 'cloud',
@@ -714,10 +712,8 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     const hidden = fx.textMessage({ from: phone, body: 'voltei' });
     delete hidden.from;
     // What a webhook from before `userId` recorded: the BSUID in the raw message only.
-    const { inboxEventId } = await recordExtracted(
-      fx.messagesNotification({ messages: [hidden] }),
-      ({ userId: _, ...before }) => before,
-    );
+    const { userId: _, ...before } = extractEvents(fx.messagesNotification({ messages: [hidden] })).messages[0]!;
+    const { inboxEventId } = await recordMessage(before);
     expect((await handleInboundMessage(sweepDeps, inboxEventId)).conversationId).toBe(first.conversationId);
   });
 
@@ -770,8 +766,11 @@ describe('inbox jobs of several events (a webhook batch)', () => {
     delete hidden.from;
     const first = await handleInboundMessage(sweepDeps, (await receiveMessage(hidden)).inboxEventId);
     expect(await contactOf(first.conversationId)).toBe(fx.fakeBsuid(phone));
-    // The notice names the numbers: `from` the old one, which the contact was never known by.
-    const changed = await receiveMessage(fx.systemMessage({ from: phone, newWaId: newPhone }));
+    // The notice names the numbers: `from` the old one, which the contact was never known by. Its
+    // `from_user_id` is what finds the contact (the previous_user_id that would too is left out).
+    const notice = fx.systemMessage({ from: phone, newWaId: newPhone });
+    delete (notice.system as Record<string, unknown>).previous_user_id;
+    const changed = await receiveMessage(notice);
     expect((await handleInboundMessage(sweepDeps, changed.inboxEventId)).conversationId).toBe(first.conversationId);
     expect(await contactOf(first.conversationId)).toBe(newPhone);
   });
@@ -825,18 +824,7 @@ describe('inbox jobs of several events (a webhook batch)', () => {
       replies: [{ to: user, body: 'Sim, das 9h às 18h.' }],
     });
     const ids = [];
-    for (const extracted of extractEvents(delivery).messages) {
-      const [row] = await recordInboxEvents(db, [
-        {
-          provider: 'cloud',
-          kind: 'message',
-          channelKey: extracted.phoneNumberId,
-          dedupeKey: extracted.wamid,
-          payload: extracted,
-        },
-      ]);
-      ids.push(row!.id);
-    }
+    for (const extracted of extractEvents(delivery).messages) ids.push((await recordMessage(extracted)).inboxEventId);
     const batch = await handleInboundBatch(sweepDeps, ids);
     expect(batch.left).toEqual([]);
     const [asked, answered] = ids.map((id) => batch.done.get(id)!);
